@@ -1,0 +1,265 @@
+//! `otactl lint`: every manifest of the repository (or the PATHs given), every
+//! problem of every file.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::{Ctx, display, load_public_key};
+use crate::config::Settings;
+use crate::error::{Error, ExitCode, Result};
+use crate::fsx;
+use crate::git;
+use crate::keys::PublicKey;
+use crate::lint::{FileReport, LintInput, SignaturePolicy, lint_file};
+use crate::manifest::{Finding, MAX_MANIFEST_BYTES, Rules};
+use crate::output::github;
+
+/// Check every channel manifest of the repository.
+///
+/// Schema and strict keys, `channel` equal to its folder, the signature policy of
+/// `otactl.toml`, the house layout, and with `--base` no downgrade and no
+/// `min_build_id` decrease against that git ref. Exits 1 when any error is found.
+#[derive(Debug, clap::Args)]
+pub(crate) struct LintArgs {
+    /// Manifest files or folders to search for `manifest.json` (default: every channel's manifest).
+    paths: Vec<PathBuf>,
+    /// A git ref holding the manifests being replaced, e.g. `origin/main`.
+    #[arg(long, value_name = "GITREF")]
+    base: Option<String>,
+    /// Output format: `github` prints workflow commands and appends to `$GITHUB_STEP_SUMMARY`.
+    #[arg(long, value_enum, default_value_t = LintFormat::Text)]
+    format: LintFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LintFormat {
+    Text,
+    Json,
+    Github,
+}
+
+#[derive(Serialize)]
+struct LintReport {
+    ok: bool,
+    errors: usize,
+    warnings: usize,
+    files: Vec<FileReport>,
+}
+
+impl LintArgs {
+    pub(crate) fn run(self, ctx: &Ctx) -> Result<ExitCode> {
+        let settings = ctx.settings()?;
+        let mut reports = Vec::new();
+        let trusted = trusted_keys(&settings, &mut reports);
+        let files = self.files(&settings, &mut reports)?;
+        if let Some(base) = &self.base {
+            git::verify_commit(&settings.root, base)?;
+        }
+        reports.extend(check_files(
+            ctx,
+            &settings,
+            &trusted,
+            &files,
+            self.base.as_deref(),
+        ));
+        let errors = reports.iter().map(FileReport::errors).sum();
+        let warnings = reports.iter().map(FileReport::warnings).sum();
+        let report = LintReport {
+            ok: errors == 0,
+            errors,
+            warnings,
+            files: reports,
+        };
+        self.print(ctx, &report)?;
+        Ok(if errors == 0 {
+            ExitCode::Success
+        } else {
+            ExitCode::ChecksFailed
+        })
+    }
+
+    /// The manifest files to check; folders that are not channels become findings.
+    fn files(&self, settings: &Settings, reports: &mut Vec<FileReport>) -> Result<Vec<PathBuf>> {
+        if !self.paths.is_empty() {
+            let mut files = Vec::new();
+            for path in &self.paths {
+                if fsx::is_dir(path) {
+                    files.extend(fsx::find_files(path, "manifest.json")?);
+                } else {
+                    files.push(path.clone());
+                }
+            }
+            return Ok(files);
+        }
+        let channels_dir = settings.root.join(&settings.channels_dir);
+        let files: Vec<PathBuf> = settings
+            .channels
+            .iter()
+            .map(|c| settings.manifest_path(c))
+            .filter(|p| fsx::exists(p))
+            .collect();
+        if fsx::is_dir(&channels_dir) {
+            for found in fsx::find_files(&channels_dir, "manifest.json")? {
+                let is_channel = found.parent().and_then(Path::parent)
+                    == Some(channels_dir.as_path())
+                    && settings
+                        .folder_channel(&found)
+                        .is_some_and(|f| settings.channels.iter().any(|c| c == f));
+                if !is_channel && !files.contains(&found) {
+                    reports.push(FileReport::failed(
+                        display(&found),
+                        format!(
+                            "this manifest is not in a channel folder; channels are {} under `{}`",
+                            settings.channels.join(", "),
+                            settings.channels_dir.display()
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(files)
+    }
+
+    fn print(&self, ctx: &Ctx, report: &LintReport) -> Result<()> {
+        match self.format {
+            LintFormat::Json => ctx
+                .printer
+                .data(&serde_json::to_string_pretty(report).unwrap_or_default()),
+            LintFormat::Github => {
+                for line in github::annotations(&report.files, "otactl lint") {
+                    ctx.printer.data(&line);
+                }
+                if let Some(summary) =
+                    std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty())
+                {
+                    let table = github::summary_table(&report.files, "otactl lint");
+                    fsx::append(Path::new(&summary), table.as_bytes())?;
+                }
+            }
+            LintFormat::Text => {
+                for file in &report.files {
+                    for f in &file.findings {
+                        ctx.printer.finding(&file.path, f);
+                    }
+                }
+            }
+        }
+        let files = report.files.len();
+        let status = format!(
+            "{} {files} manifest{}: {} error{}, {} warning{}",
+            if report.ok { "checked" } else { "failed" },
+            if files == 1 { "" } else { "s" },
+            report.errors,
+            if report.errors == 1 { "" } else { "s" },
+            report.warnings,
+            if report.warnings == 1 { "" } else { "s" },
+        );
+        ctx.printer.status(&status);
+        Ok(())
+    }
+}
+
+/// Loads `[signing] public_keys`; a key file that fails becomes a finding on that file.
+fn trusted_keys(settings: &Settings, reports: &mut Vec<FileReport>) -> Vec<PublicKey> {
+    let mut keys = Vec::new();
+    for path in &settings.public_keys {
+        match load_public_key(&settings.root.join(path)) {
+            Ok(key) => keys.push(key),
+            Err(e) => {
+                let message = match e {
+                    Error::Key { message, .. } => format!("trusted key file {message}"),
+                    other => other.to_string(),
+                };
+                reports.push(FileReport::failed(
+                    display(&settings.root.join(path)),
+                    message,
+                ));
+            }
+        }
+    }
+    keys
+}
+
+/// Checks the files on every core, keeping their order.
+fn check_files(
+    ctx: &Ctx,
+    settings: &Settings,
+    trusted: &[PublicKey],
+    files: &[PathBuf],
+    base: Option<&str>,
+) -> Vec<FileReport> {
+    let policy = SignaturePolicy {
+        trusted,
+        require: settings.require_signature,
+    };
+    let one = |path: &PathBuf| -> FileReport {
+        let shown = display(path);
+        let bytes = match fsx::read_limited(path, MAX_MANIFEST_BYTES, "a manifest") {
+            Ok(bytes) => bytes,
+            Err(e) => return FileReport::failed(shown, error_text(&e)),
+        };
+        let mut extra = Vec::new();
+        let base_bytes = match base {
+            Some(base) => match git::show_at(
+                path.parent().unwrap_or(Path::new(".")),
+                base,
+                "manifest.json",
+            ) {
+                Ok(b) => b,
+                Err(e) => {
+                    extra.push(Finding::error(
+                        None,
+                        None,
+                        format!("cannot read the base manifest: {e}"),
+                    ));
+                    None
+                }
+            },
+            None => None,
+        };
+        let rules = Rules {
+            channels: &settings.channels,
+            folder: settings.folder_channel(path),
+            strict_keys: ctx.strict_keys,
+            ascii_only: settings.ascii_only,
+            now: ctx.now,
+        };
+        let mut report = lint_file(
+            &LintInput {
+                path: shown,
+                bytes: &bytes,
+                base: base_bytes,
+            },
+            &rules,
+            &policy,
+        );
+        report.findings.extend(extra);
+        report
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(files.len().max(1));
+    if threads <= 1 || files.len() < 64 {
+        return files.iter().map(one).collect();
+    }
+    let chunk = files.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
+fn error_text(e: &Error) -> String {
+    let mut text = e.to_string();
+    if let Some(source) = std::error::Error::source(e) {
+        text.push_str(&format!(": {source}"));
+    }
+    text
+}

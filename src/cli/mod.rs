@@ -1,0 +1,177 @@
+//! The command line: global flags, the command enum and dispatch. Each command lives
+//! in its own file with an `Args` struct and a `run` method; they gather facts at the
+//! edge (files, git, clock), call the pure core and print through the `Printer`.
+
+mod key;
+mod lint;
+mod manifest;
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{self, Settings};
+use crate::error::{Error, ExitCode, Result};
+use crate::fsx;
+use crate::keys::PublicKey;
+use crate::output::{ColorChoice, Printer};
+
+/// Publish, sign, verify and lint OTA channel manifests for device fleets.
+///
+/// otactl writes the small JSON manifest that devices poll on their channel
+/// (`stable`, `staging`, `canary`), signs it with Ed25519 over canonical JSON and
+/// checks it the way a device will, so that no fleet is downgraded by a typo.
+#[derive(Debug, Parser)]
+#[command(
+    name = "otactl",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
+struct GlobalArgs {
+    /// Run as if otactl was started in DIR.
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Read the configuration from FILE instead of looking for `otactl.toml`.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Say more about what is done.
+    #[arg(short, long, global = true, conflicts_with = "quiet")]
+    verbose: bool,
+    /// Print only results and errors.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// When to color the output (`NO_COLOR` is honoured).
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    color: ColorChoice,
+    /// Report unknown manifest keys as warnings instead of errors.
+    #[arg(long, global = true)]
+    no_strict_keys: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Make and inspect Ed25519 signing keys.
+    #[command(subcommand)]
+    Key(key::KeyCommand),
+    /// Write, sign and verify one channel manifest.
+    #[command(subcommand)]
+    Manifest(manifest::ManifestCommand),
+    /// Check every channel manifest of the repository, reporting every problem.
+    Lint(lint::LintArgs),
+}
+
+/// What every command gets: the printer, the working folder and the run's options.
+pub(crate) struct Ctx {
+    printer: Printer,
+    config: Option<PathBuf>,
+    strict_keys: bool,
+    now: time::OffsetDateTime,
+}
+
+impl Ctx {
+    /// The repository settings: `--config`, else `otactl.toml` found from the
+    /// working folder up to the git work tree root, else defaults.
+    fn settings(&self) -> Result<Settings> {
+        let cwd = std::env::current_dir().map_err(|source| Error::Read {
+            path: PathBuf::from("."),
+            source,
+        })?;
+        let path = match &self.config {
+            Some(path) => Some(cwd.join(path)),
+            None => config::find_config(&cwd),
+        };
+        let root = path
+            .as_deref()
+            .and_then(Path::parent)
+            .map_or(cwd.clone(), Path::to_owned);
+        let settings = Settings::load(&root, path.as_deref())?;
+        if let Some(path) = &settings.config_path {
+            self.printer
+                .detail(&format!("using configuration `{}`", display(path)));
+        }
+        Ok(settings)
+    }
+
+    /// The trusted public keys: `--pubkey` flags when given, else `[signing] public_keys`.
+    fn trusted_keys(&self, settings: &Settings, flags: &[PathBuf]) -> Result<Vec<PublicKey>> {
+        let paths: Vec<PathBuf> = if flags.is_empty() {
+            settings
+                .public_keys
+                .iter()
+                .map(|p| settings.root.join(p))
+                .collect()
+        } else {
+            flags.to_vec()
+        };
+        paths.iter().map(|p| load_public_key(p)).collect()
+    }
+}
+
+/// Reads a public key file.
+pub(crate) fn load_public_key(path: &Path) -> Result<PublicKey> {
+    let bytes = fsx::read_limited(path, 64 * 1024, "a key file")?;
+    PublicKey::from_bytes(&bytes).map_err(|message| Error::Key {
+        path: display_path(path),
+        message,
+    })
+}
+
+/// A path as shown to the user: relative to the working folder when under it.
+pub(crate) fn display(path: &Path) -> String {
+    display_path(path).display().to_string()
+}
+
+fn display_path(path: &Path) -> PathBuf {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    path.strip_prefix(&cwd)
+        .map_or_else(|_| path.to_owned(), Path::to_owned)
+}
+
+/// Runs the parsed command line; returns the exit code or the error that stopped it.
+pub fn run(cli: Cli) -> (Printer, Result<ExitCode>) {
+    let printer = Printer::new(cli.global.quiet, cli.global.verbose, cli.global.color);
+    let result = run_with(&printer, cli);
+    (printer, result)
+}
+
+fn run_with(printer: &Printer, cli: Cli) -> Result<ExitCode> {
+    if let Some(dir) = &cli.global.dir {
+        std::env::set_current_dir(dir).map_err(|source| Error::Read {
+            path: dir.clone(),
+            source,
+        })?;
+    }
+    let ctx = Ctx {
+        printer: printer.clone(),
+        config: cli.global.config,
+        strict_keys: !cli.global.no_strict_keys,
+        now: time::OffsetDateTime::now_utc(),
+    };
+    match cli.command {
+        Command::Key(cmd) => cmd.run(&ctx),
+        Command::Manifest(cmd) => cmd.run(&ctx),
+        Command::Lint(args) => args.run(&ctx),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}

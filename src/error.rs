@@ -1,0 +1,256 @@
+//! The one error type of the library and the exit codes of SPEC section 6.
+//!
+//! Each variant carries what the user must see (a path, a key, a flag) and says only
+//! its own layer; the cause, where there is one, is its `#[source]`, printed once by
+//! the binary. "Checks failed" is not an error: `lint` and `verify` return reports.
+
+use std::path::PathBuf;
+
+use crate::manifest::Finding;
+
+/// A `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The process exit codes of SPEC section 6.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ExitCode {
+    /// Everything succeeded.
+    Success = 0,
+    /// A check failed: lint, verify, a bad signature.
+    ChecksFailed = 1,
+    /// Usage, configuration or input error.
+    Usage = 2,
+    /// A remote (network, GitHub, registry) failed after retries.
+    Remote = 3,
+    /// Refused for safety: downgrade, secret, existing key file, key in a work tree.
+    Refused = 4,
+}
+
+impl From<ExitCode> for std::process::ExitCode {
+    fn from(code: ExitCode) -> Self {
+        std::process::ExitCode::from(code as u8)
+    }
+}
+
+/// Everything that can stop an otactl command.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be read.
+    #[error("cannot read `{path}`")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file could not be written.
+    #[error("cannot write `{path}`")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file is larger than otactl reads for its kind.
+    #[error("`{path}` is {size} bytes, larger than the limit of {limit} bytes for {what}")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+        /// What kind of file it was read as.
+        what: &'static str,
+    },
+    /// A manifest given to a writing command is invalid.
+    #[error("{}", render_invalid(path, findings))]
+    InvalidManifest {
+        /// The manifest file.
+        path: PathBuf,
+        /// Every error found in it.
+        findings: Vec<Finding>,
+    },
+    /// A value given on the command line is invalid.
+    #[error("invalid value for `{flag}`: {message}")]
+    InvalidArg {
+        /// The flag, e.g. `--build-id`.
+        flag: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// A key file is not a usable Ed25519 key.
+    #[error("`{path}`: {message}")]
+    Key {
+        /// The key file (or the environment variable that held it).
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// `key generate` would overwrite a file.
+    #[error("`{path}` already exists; otactl never overwrites a key file")]
+    KeyExists {
+        /// The existing file.
+        path: PathBuf,
+    },
+    /// `key generate` would put a private key inside a git work tree.
+    #[error(
+        "refusing to write a private key to `{path}`: it is inside the git work tree `{worktree}`"
+    )]
+    KeyInWorkTree {
+        /// The requested private key path.
+        path: PathBuf,
+        /// The work tree that holds it.
+        worktree: PathBuf,
+    },
+    /// No signing key was given.
+    #[error(
+        "no signing key: pass `--key FILE`, or set `OTACTL_SIGNING_KEY` (PEM text) or `OTACTL_SIGNING_KEY_FILE`"
+    )]
+    MissingSigningKey,
+    /// The signing key is not one that the repository trusts.
+    #[error(
+        "the signing key `{key_id}` is not among the trusted public keys of `{config}` ({trusted})"
+    )]
+    UntrustedSigner {
+        /// Key id of the signing key.
+        key_id: String,
+        /// The config file naming the trusted keys.
+        config: PathBuf,
+        /// Key ids that are trusted.
+        trusted: String,
+    },
+    /// The configuration file is invalid.
+    #[error("`{path}`: {message}")]
+    Config {
+        /// The configuration file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A new manifest would move a channel backwards or sideways.
+    #[error("{}", render_invalid(path, findings))]
+    Downgrade {
+        /// The manifest that would be replaced.
+        path: PathBuf,
+        /// What the new manifest would do wrong.
+        findings: Vec<Finding>,
+    },
+    /// A git command failed.
+    #[error("git {args} failed in `{dir}`: {stderr}")]
+    Git {
+        /// The arguments given to git.
+        args: String,
+        /// Where it ran.
+        dir: PathBuf,
+        /// What git said.
+        stderr: String,
+    },
+    /// git could not be started.
+    #[error("cannot run `git`; install git and make sure it is on PATH")]
+    GitMissing(#[source] std::io::Error),
+}
+
+fn render_invalid(path: &std::path::Path, findings: &[Finding]) -> String {
+    use std::fmt::Write;
+    let mut out = format!("`{}` is not acceptable:", path.display());
+    for finding in findings {
+        let _ = write!(
+            out,
+            "\n  {}",
+            finding.render_plain(&path.display().to_string())
+        );
+    }
+    out
+}
+
+impl Error {
+    /// The exit code this error ends the process with (SPEC section 6).
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::KeyExists { .. }
+            | Error::KeyInWorkTree { .. }
+            | Error::UntrustedSigner { .. }
+            | Error::Downgrade { .. } => ExitCode::Refused,
+            Error::Read { .. }
+            | Error::Write { .. }
+            | Error::TooLarge { .. }
+            | Error::InvalidManifest { .. }
+            | Error::InvalidArg { .. }
+            | Error::Key { .. }
+            | Error::MissingSigningKey
+            | Error::Config { .. }
+            | Error::Git { .. }
+            | Error::GitMissing(_) => ExitCode::Usage,
+        }
+    }
+
+    /// A line that tells the user what to do next, where there is more to say.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::KeyInWorkTree { .. } => Some(
+                "keep private keys outside every repository, e.g. `~/.config/otactl/` or an offline medium".into(),
+            ),
+            Error::KeyExists { .. } => {
+                Some("choose another file name, or move the old key away yourself".into())
+            }
+            Error::UntrustedSigner { .. } => Some(
+                "add the key's public half to `[signing] public_keys` first (devices must trust it before they see it), or sign with a trusted key".into(),
+            ),
+            Error::Downgrade { .. } => Some(
+                "a channel only moves forward: publish a build with a later time part".into(),
+            ),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_have_the_spec_values() {
+        assert_eq!(ExitCode::Success as u8, 0);
+        assert_eq!(ExitCode::ChecksFailed as u8, 1);
+        assert_eq!(ExitCode::Usage as u8, 2);
+        assert_eq!(ExitCode::Remote as u8, 3);
+        assert_eq!(ExitCode::Refused as u8, 4);
+    }
+
+    #[test]
+    fn each_error_maps_to_its_class() {
+        let path = PathBuf::from("k.pem");
+        assert_eq!(
+            Error::KeyExists { path: path.clone() }.exit_code(),
+            ExitCode::Refused
+        );
+        assert_eq!(
+            Error::KeyInWorkTree {
+                path: path.clone(),
+                worktree: PathBuf::from(".")
+            }
+            .exit_code(),
+            ExitCode::Refused
+        );
+        assert_eq!(Error::MissingSigningKey.exit_code(), ExitCode::Usage);
+        assert_eq!(
+            Error::Key {
+                path,
+                message: "not a key".into()
+            }
+            .exit_code(),
+            ExitCode::Usage
+        );
+        assert_eq!(
+            Error::Downgrade {
+                path: PathBuf::from("m.json"),
+                findings: vec![]
+            }
+            .exit_code(),
+            ExitCode::Refused
+        );
+    }
+}

@@ -1,0 +1,22 @@
+//! otactl: publish, sign, verify and lint OTA channel manifests.
+//!
+//! Layers, from the inside out:
+//! - the pure core: [`manifest`] (types, strict reader, canonical bytes),
+//!   [`build_id`], [`keys`], [`lint`] and [`config`] merging — no files, clock or
+//!   network; time is a parameter;
+//! - the edges: [`fsx`] (atomic writes), [`hash`], [`git`], [`output`];
+//! - [`cli`]: one file per command, turning flags into calls of the above.
+
+pub mod build_id;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod fsx;
+pub mod git;
+pub mod hash;
+pub mod keys;
+pub mod lint;
+pub mod manifest;
+pub mod output;
+
+pub use error::{Error, ExitCode, Result};

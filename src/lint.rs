@@ -1,0 +1,390 @@
+//! Rules over parsed manifests (SPEC 2, 4 `lint`, 5 items 1, 6 and 7). Pure: the
+//! caller reads the files, the trusted keys and the base-branch copies, and passes
+//! `now`; every problem of every file is returned, never just the first.
+
+use serde::Serialize;
+
+use crate::keys::PublicKey;
+use crate::manifest::canonical::{house_layout, signed_bytes};
+use crate::manifest::{Finding, Manifest, Parsed, Rules, parse};
+
+/// The signature policy of a check.
+#[derive(Clone, Debug)]
+pub struct SignaturePolicy<'a> {
+    /// The keys devices trust.
+    pub trusted: &'a [PublicKey],
+    /// A manifest without a signature fails.
+    pub require: bool,
+}
+
+/// The checks of one manifest file.
+#[derive(Clone, Debug, Serialize)]
+pub struct FileReport {
+    /// The file as shown to the user.
+    pub path: String,
+    /// `channel`, when it could be read.
+    pub channel: Option<String>,
+    /// `build_id`, when it could be read.
+    pub build_id: Option<String>,
+    /// Key id of the trusted key whose signature verified.
+    pub signed_by: Option<String>,
+    /// Every problem found.
+    pub findings: Vec<Finding>,
+}
+
+impl FileReport {
+    /// A report with nothing but one error (e.g. the file could not be read).
+    pub fn failed(path: String, message: String) -> FileReport {
+        FileReport {
+            path,
+            channel: None,
+            build_id: None,
+            signed_by: None,
+            findings: vec![Finding::error(None, None, message)],
+        }
+    }
+
+    /// Number of errors.
+    pub fn errors(&self) -> usize {
+        self.findings.iter().filter(|f| f.is_error()).count()
+    }
+
+    /// Number of warnings.
+    pub fn warnings(&self) -> usize {
+        self.findings.len() - self.errors()
+    }
+}
+
+/// Everything `lint` knows about one file.
+pub struct LintInput<'a> {
+    /// The file as shown to the user.
+    pub path: String,
+    /// Its bytes.
+    pub bytes: &'a [u8],
+    /// The bytes of the same file at the base ref, when `--base` was given and the
+    /// file existed there.
+    pub base: Option<Vec<u8>>,
+}
+
+/// Checks one manifest file: schema, strict keys, channel folder, signature policy,
+/// house layout and, with a base, no downgrade.
+pub fn lint_file(
+    input: &LintInput<'_>,
+    rules: &Rules<'_>,
+    policy: &SignaturePolicy<'_>,
+) -> FileReport {
+    let parsed = parse(input.bytes, rules);
+    let mut findings = parsed.findings.clone();
+    let signed_by = check_signature(&parsed, policy, &mut findings);
+    if let Some(object) = &parsed.object
+        && !input.bytes.starts_with(b"\xEF\xBB\xBF")
+        && house_layout(object) != input.bytes
+    {
+        findings.push(
+            Finding::warning(None, None, "not in the house layout (sorted keys, two-space indent, final newline)")
+                .with_hint("`otactl manifest sign` rewrites it in that layout; the signature does not depend on it"),
+        );
+    }
+    if let (Some(manifest), Some(base_bytes)) = (&parsed.manifest, &input.base) {
+        let base_rules = Rules {
+            folder: None,
+            strict_keys: false,
+            ..rules.clone()
+        };
+        match parse(base_bytes, &base_rules).manifest {
+            Some(base) => findings.extend(compare_with_base(manifest, &base, &parsed)),
+            None => findings.push(Finding::warning(
+                None,
+                None,
+                "the manifest on the base ref is not valid, so the downgrade check was not possible",
+            )),
+        }
+    }
+    findings.sort_by_key(|f| (f.line.unwrap_or(0), std::cmp::Reverse(f.severity)));
+    let field = |key: &str| {
+        parsed
+            .object
+            .as_ref()?
+            .get(key)?
+            .as_str()
+            .map(str::to_owned)
+    };
+    FileReport {
+        path: input.path.clone(),
+        channel: field("channel"),
+        build_id: field("build_id"),
+        signed_by,
+        findings,
+    }
+}
+
+/// Checks the signature of a parsed manifest against the policy; returns the key id
+/// of the trusted key it verified under.
+pub fn check_signature(
+    parsed: &Parsed,
+    policy: &SignaturePolicy<'_>,
+    findings: &mut Vec<Finding>,
+) -> Option<String> {
+    let object = parsed.object.as_ref()?;
+    let line = parsed.line_of("signature");
+    let signature = match object.get("signature").and_then(|v| v.as_str()) {
+        None | Some("") => {
+            if policy.require {
+                findings.push(
+                    Finding::error(
+                        line,
+                        Some("signature"),
+                        "the manifest is not signed, and signatures are required",
+                    )
+                    .with_hint("sign it with `otactl manifest sign FILE --key PRIVATE.pem`"),
+                );
+            }
+            return None;
+        }
+        Some(_) => match parsed.manifest.as_ref().map(|m| m.signature) {
+            Some(Some(sig)) => sig,
+            // The manifest is invalid; try the signature anyway if it decodes.
+            _ => decode_signature(object.get("signature")?.as_str()?)?,
+        },
+    };
+    if policy.trusted.is_empty() {
+        findings.push(
+            Finding::warning(
+                line,
+                Some("signature"),
+                "the signature was not checked: no trusted public key",
+            )
+            .with_hint("set `[signing] public_keys` in otactl.toml or pass `--pubkey`"),
+        );
+        return None;
+    }
+    let Ok(message) = signed_bytes(object) else {
+        findings.push(Finding::error(
+            line,
+            Some("signature"),
+            "the signed bytes cannot be formed",
+        ));
+        return None;
+    };
+    if let Some(key) = policy
+        .trusted
+        .iter()
+        .find(|k| k.verify(&message, &signature))
+    {
+        return Some(key.key_id());
+    }
+    let ids: Vec<String> = policy.trusted.iter().map(PublicKey::key_id).collect();
+    findings.push(
+        Finding::error(
+            line,
+            Some("signature"),
+            format!("the signature does not verify under any trusted key ({})", ids.join(", ")),
+        )
+        .with_hint("the manifest changed after signing, or it was signed with another key; re-sign it with a trusted key"),
+    );
+    None
+}
+
+fn decode_signature(s: &str) -> Option<[u8; 64]> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .ok()?
+        .try_into()
+        .ok()
+}
+
+/// Checks a channel's new manifest against the one it replaces (SPEC 2.2): a
+/// strictly later time part, unless it is the same build; `min_build_id` never
+/// decreasing.
+pub fn compare_with_base(new: &Manifest, base: &Manifest, parsed: &Parsed) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let line = parsed.line_of("build_id");
+    let (id, old) = (&new.build_id, &base.build_id);
+    if id == old {
+        if new.artifact != base.artifact {
+            findings.push(Finding::error(
+                parsed.line_of("artifact"),
+                Some("artifact"),
+                format!("`build_id` `{id}` is unchanged but its artifact differs from the base; a build id names one artifact"),
+            ).with_hint("publish the new artifact under a new build id"));
+        }
+    } else {
+        match id.cmp_time(old) {
+            std::cmp::Ordering::Less => findings.push(Finding::error(
+                line,
+                Some("build_id"),
+                format!("downgrade: `build_id` `{id}` is earlier than `{old}` on the base"),
+            )),
+            std::cmp::Ordering::Equal => findings.push(Finding::error(
+                line,
+                Some("build_id"),
+                format!("`build_id` `{id}` has the same time part as `{old}` on the base; two builds in one minute are refused, not ordered by hash"),
+            )),
+            std::cmp::Ordering::Greater => {}
+        }
+    }
+    if let Some(old_min) = &base.min_build_id {
+        let line = parsed.line_of("min_build_id").or(Some(1));
+        match &new.min_build_id {
+            None => findings.push(Finding::error(
+                line,
+                Some("min_build_id"),
+                format!("`min_build_id` was removed; the base has `{old_min}` and it may never decrease"),
+            )),
+            Some(min) if min != old_min && min.cmp_time(old_min).is_le() => findings.push(Finding::error(
+                line,
+                Some("min_build_id"),
+                format!("`min_build_id` `{min}` is not later than `{old_min}` on the base; it may never decrease"),
+            )),
+            Some(_) => {}
+        }
+    }
+    findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::PrivateKey;
+    use crate::manifest::{Artifact, ArtifactKind};
+    use serde_json::Value;
+
+    fn channels() -> Vec<String> {
+        vec!["stable".into()]
+    }
+
+    fn rules(channels: &[String]) -> Rules<'_> {
+        Rules {
+            channels,
+            folder: Some("stable"),
+            strict_keys: true,
+            ascii_only: false,
+            now: time::macros::datetime!(2026-02-01 00:00 UTC),
+        }
+    }
+
+    fn manifest_text(build: &str, min: Option<&str>, key: Option<&PrivateKey>) -> Vec<u8> {
+        let artifact = Artifact {
+            kind: ArtifactKind::SourceTar,
+            url: format!("https://example.com/releases/download/{build}/x.tar.gz"),
+            sha256: "a".repeat(64),
+        };
+        let min = min.map(|m| m.parse().unwrap());
+        let mut obj = Manifest::new_object(
+            "stable",
+            &build.parse().unwrap(),
+            "2026-01-15T13:55:03Z",
+            min.as_ref(),
+            "n",
+            &artifact,
+        );
+        if let Some(key) = key {
+            use base64::Engine as _;
+            let sig = key.sign(&signed_bytes(&obj).unwrap());
+            obj.insert(
+                "signature".into(),
+                Value::from(base64::engine::general_purpose::STANDARD.encode(sig)),
+            );
+        }
+        house_layout(&obj)
+    }
+
+    fn lint(
+        bytes: &[u8],
+        base: Option<Vec<u8>>,
+        trusted: &[PublicKey],
+        require: bool,
+    ) -> FileReport {
+        let channels = channels();
+        let input = LintInput {
+            path: "m.json".into(),
+            bytes,
+            base,
+        };
+        lint_file(
+            &input,
+            &rules(&channels),
+            &SignaturePolicy { trusted, require },
+        )
+    }
+
+    fn messages(r: &FileReport) -> Vec<String> {
+        r.findings.iter().map(|f| f.message.clone()).collect()
+    }
+
+    #[test]
+    fn signed_manifest_passes() {
+        let key = PrivateKey::generate();
+        let text = manifest_text("20260115-1614-9121078", None, Some(&key));
+        let r = lint(&text, None, &[key.public_key()], true);
+        assert!(r.findings.is_empty(), "{:?}", r.findings);
+        assert_eq!(r.signed_by, Some(key.public_key().key_id()));
+    }
+
+    #[test]
+    fn missing_or_bad_signature_fails() {
+        let key = PrivateKey::generate();
+        let other = PrivateKey::generate();
+        let text = manifest_text("20260115-1614-9121078", None, None);
+        let r = lint(&text, None, &[key.public_key()], true);
+        assert_eq!(
+            messages(&r),
+            ["the manifest is not signed, and signatures are required"]
+        );
+        let r = lint(&text, None, &[key.public_key()], false);
+        assert!(r.findings.is_empty());
+        let text = manifest_text("20260115-1614-9121078", None, Some(&other));
+        let r = lint(&text, None, &[key.public_key()], false);
+        assert_eq!(r.errors(), 1);
+        assert!(messages(&r)[0].starts_with("the signature does not verify under any trusted key"));
+    }
+
+    #[test]
+    fn tampered_manifest_fails_and_all_problems_are_reported() {
+        let key = PrivateKey::generate();
+        let text =
+            String::from_utf8(manifest_text("20260115-1614-9121078", None, Some(&key))).unwrap();
+        let text = text
+            .replace("\"n\"", "\"changed\"")
+            .replace("\"channel\": \"stable\"", "\"channel\": \"beta\"");
+        let r = lint(text.as_bytes(), None, &[key.public_key()], true);
+        assert_eq!(r.errors(), 2, "{:?}", r.findings);
+    }
+
+    #[test]
+    fn layout_warning() {
+        let text = manifest_text("20260115-1614-9121078", None, None);
+        let compact: Value = serde_json::from_slice(&text).unwrap();
+        let r = lint(compact.to_string().as_bytes(), None, &[], false);
+        assert_eq!(r.errors(), 0);
+        assert_eq!(r.warnings(), 1);
+    }
+
+    #[test]
+    fn downgrade_rules() {
+        let base = manifest_text("20260115-1614-9121078", Some("20260101-0000-1111111"), None);
+        let later = manifest_text("20260116-0000-2222222", Some("20260101-0000-1111111"), None);
+        assert_eq!(lint(&later, Some(base.clone()), &[], false).errors(), 0);
+        let same = base.clone();
+        assert_eq!(lint(&same, Some(base.clone()), &[], false).errors(), 0);
+        let earlier = manifest_text("20260114-0000-2222222", Some("20260101-0000-1111111"), None);
+        assert!(
+            messages(&lint(&earlier, Some(base.clone()), &[], false))[0].starts_with("downgrade")
+        );
+        let sideways = manifest_text("20260115-1614-3333333", Some("20260101-0000-1111111"), None);
+        assert!(
+            messages(&lint(&sideways, Some(base.clone()), &[], false))[0]
+                .contains("same time part")
+        );
+        let min_removed = manifest_text("20260116-0000-2222222", None, None);
+        assert!(
+            messages(&lint(&min_removed, Some(base.clone()), &[], false))[0]
+                .contains("was removed")
+        );
+        let min_lower = manifest_text("20260116-0000-2222222", Some("20251231-0000-1111111"), None);
+        assert!(
+            messages(&lint(&min_lower, Some(base), &[], false))[0].contains("may never decrease")
+        );
+    }
+}

@@ -1,0 +1,188 @@
+//! The channel manifest (SPEC 2.1): its types, the strict reader and the canonical
+//! bytes. Pure: no files, no clock; the caller passes bytes in and a `now` value.
+
+pub mod canonical;
+pub mod parse;
+
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::build_id::BuildId;
+
+pub use parse::{Parsed, Rules, parse};
+
+/// The largest manifest file otactl reads (SPEC 6).
+pub const MAX_MANIFEST_BYTES: u64 = 64 * 1024;
+
+/// The longest `notes`, in characters.
+pub const MAX_NOTES_CHARS: usize = 500;
+
+/// The channels a repository has when `otactl.toml` does not name them, in
+/// promotion order.
+pub const DEFAULT_CHANNELS: [&str; 3] = ["canary", "staging", "stable"];
+
+/// What `artifact.kind` says the payload is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ArtifactKind {
+    /// A gzip tarball built from git.
+    SourceTar,
+    /// A binary file such as a firmware image.
+    Firmware,
+    /// An OCI artifact.
+    Oci,
+}
+
+impl ArtifactKind {
+    /// The string written in the manifest.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArtifactKind::SourceTar => "source-tar",
+            ArtifactKind::Firmware => "firmware",
+            ArtifactKind::Oci => "oci",
+        }
+    }
+
+    fn from_manifest(s: &str) -> Option<ArtifactKind> {
+        match s {
+            "source-tar" => Some(ArtifactKind::SourceTar),
+            "firmware" => Some(ArtifactKind::Firmware),
+            "oci" => Some(ArtifactKind::Oci),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ArtifactKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The `artifact` object of a manifest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Artifact {
+    /// `artifact.kind`.
+    pub kind: ArtifactKind,
+    /// `artifact.url`.
+    pub url: String,
+    /// `artifact.sha256`, 64 lowercase hex digits.
+    pub sha256: String,
+}
+
+/// A manifest that passed every rule of SPEC 2.1.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Manifest {
+    /// `channel`.
+    pub channel: String,
+    /// `build_id`.
+    pub build_id: BuildId,
+    /// `created_utc`, exactly as written.
+    pub created_utc: String,
+    /// `min_build_id`, if any.
+    pub min_build_id: Option<BuildId>,
+    /// `notes`.
+    pub notes: String,
+    /// `signature`, decoded; `""` counts as absent.
+    pub signature: Option<[u8; 64]>,
+    /// `artifact`.
+    pub artifact: Artifact,
+    /// The whole JSON object as read, unknown keys included: what is signed.
+    pub object: Map<String, Value>,
+}
+
+impl Manifest {
+    /// Builds a new, unsigned manifest object from its fields.
+    pub fn new_object(
+        channel: &str,
+        build_id: &BuildId,
+        created_utc: &str,
+        min_build_id: Option<&BuildId>,
+        notes: &str,
+        artifact: &Artifact,
+    ) -> Map<String, Value> {
+        let mut art = Map::new();
+        art.insert("kind".into(), Value::from(artifact.kind.as_str()));
+        art.insert("sha256".into(), Value::from(artifact.sha256.as_str()));
+        art.insert("url".into(), Value::from(artifact.url.as_str()));
+        let mut obj = Map::new();
+        obj.insert("artifact".into(), Value::Object(art));
+        obj.insert("build_id".into(), Value::from(build_id.as_str()));
+        obj.insert("channel".into(), Value::from(channel));
+        obj.insert("created_utc".into(), Value::from(created_utc));
+        if let Some(min) = min_build_id {
+            obj.insert("min_build_id".into(), Value::from(min.as_str()));
+        }
+        obj.insert("notes".into(), Value::from(notes));
+        obj
+    }
+}
+
+/// How serious a finding is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Reported, does not fail the check.
+    Warning,
+    /// Fails the check.
+    Error,
+}
+
+/// One problem found in a manifest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Error or warning.
+    pub severity: Severity,
+    /// The 1-based line of the key (or of the syntax error), when known.
+    pub line: Option<usize>,
+    /// The key path, e.g. `artifact.url`, when the finding is about one key.
+    pub key: Option<String>,
+    /// What is wrong.
+    pub message: String,
+    /// What to do about it, when there is more to say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl Finding {
+    /// An error about `key` at `line`.
+    pub fn error(line: Option<usize>, key: Option<&str>, message: impl Into<String>) -> Finding {
+        Finding {
+            severity: Severity::Error,
+            line,
+            key: key.map(str::to_owned),
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// A warning about `key` at `line`.
+    pub fn warning(line: Option<usize>, key: Option<&str>, message: impl Into<String>) -> Finding {
+        Finding {
+            severity: Severity::Warning,
+            ..Finding::error(line, key, message)
+        }
+    }
+
+    /// Adds a hint.
+    #[must_use]
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Finding {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Whether this finding fails a check.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// `PATH:LINE: message`, without the severity label.
+    pub fn render_plain(&self, path: &str) -> String {
+        match self.line {
+            Some(line) => format!("{path}:{line}: {}", self.message),
+            None => format!("{path}: {}", self.message),
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! GitHub Actions output: workflow commands (`::error file=…,line=…::…`) and the
+//! Markdown table appended to `$GITHUB_STEP_SUMMARY`.
+
+use crate::lint::FileReport;
+use crate::manifest::Severity;
+
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// One workflow command per finding.
+pub fn annotations(reports: &[FileReport], title: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    for report in reports {
+        for f in &report.findings {
+            let command = match f.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+            };
+            let mut props = format!("file={}", escape_property(&report.path));
+            if let Some(line) = f.line {
+                props.push_str(&format!(",line={line}"));
+            }
+            props.push_str(&format!(",title={}", escape_property(title)));
+            let mut message = f.message.clone();
+            if let Some(hint) = &f.hint {
+                message.push_str(&format!("\nhint: {hint}"));
+            }
+            lines.push(format!("::{command} {props}::{}", escape_data(&message)));
+        }
+    }
+    lines
+}
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// A Markdown table of the reports, for `$GITHUB_STEP_SUMMARY`.
+pub fn summary_table(reports: &[FileReport], heading: &str) -> String {
+    let mut out = format!(
+        "### {heading}\n\n| file | build id | result | problems |\n| --- | --- | --- | --- |\n"
+    );
+    for r in reports {
+        let result = if r.errors() > 0 {
+            "❌ failed"
+        } else if r.warnings() > 0 {
+            "⚠️ warnings"
+        } else {
+            "✅ ok"
+        };
+        let problems: Vec<String> = r
+            .findings
+            .iter()
+            .map(|f| {
+                format!(
+                    "{}{}",
+                    f.line.map(|l| format!("line {l}: ")).unwrap_or_default(),
+                    f.message
+                )
+            })
+            .collect();
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            cell(&r.path),
+            r.build_id
+                .as_deref()
+                .map(|b| format!("`{}`", cell(b)))
+                .unwrap_or_default(),
+            result,
+            cell(&problems.join("; ")),
+        ));
+    }
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::Finding;
+
+    #[test]
+    fn workflow_commands_are_escaped() {
+        let report = FileReport {
+            path: "a,b:c.json".into(),
+            channel: None,
+            build_id: None,
+            signed_by: None,
+            findings: vec![Finding::error(Some(3), None, "100% bad\nreally").with_hint("fix")],
+        };
+        assert_eq!(
+            annotations(&[report], "otactl lint"),
+            [
+                "::error file=a%2Cb%3Ac.json,line=3,title=otactl lint::100%25 bad%0Areally%0Ahint: fix"
+            ]
+        );
+    }
+}

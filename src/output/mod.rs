@@ -1,0 +1,183 @@
+//! Everything otactl prints: results to stdout, talk to stderr (SPEC 6).
+//!
+//! `Printer` is the only place that writes to the terminal. Text that came from a
+//! file or a server is escaped before it is printed, so a hostile manifest cannot
+//! move the cursor or reorder a line with bidi controls.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod github;
+
+use std::io::{IsTerminal, Write};
+
+use crate::error::Error;
+use crate::manifest::{Finding, Severity};
+
+/// `--color`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// Color when the stream is a terminal and `NO_COLOR` is unset.
+    #[default]
+    Auto,
+    /// Always color.
+    Always,
+    /// Never color.
+    Never,
+}
+
+/// Writes results and messages with the run's verbosity and color choice.
+#[derive(Clone, Debug)]
+pub struct Printer {
+    quiet: bool,
+    verbose: bool,
+    color_err: bool,
+    color_out: bool,
+}
+
+const RED: &str = "\x1b[1;31m";
+const YELLOW: &str = "\x1b[1;33m";
+const CYAN: &str = "\x1b[1;36m";
+const GREEN: &str = "\x1b[1;32m";
+const RESET: &str = "\x1b[0m";
+
+impl Printer {
+    /// A printer for this process's stdout and stderr.
+    pub fn new(quiet: bool, verbose: bool, color: ColorChoice) -> Printer {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let decide = |is_tty: bool| match color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => is_tty && !no_color,
+        };
+        Printer {
+            quiet,
+            verbose,
+            color_err: decide(std::io::stderr().is_terminal()),
+            color_out: decide(std::io::stdout().is_terminal()),
+        }
+    }
+
+    /// Whether `-v` was given.
+    pub fn is_verbose(&self) -> bool {
+        self.verbose
+    }
+
+    /// A result line on stdout. A closed pipe is not an error.
+    pub fn data(&self, line: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+    }
+
+    /// A status line on stderr, unless `-q`.
+    pub fn status(&self, line: &str) {
+        if !self.quiet {
+            eprintln!("{}", sanitize(line));
+        }
+    }
+
+    /// A detail line on stderr, only with `-v`.
+    pub fn detail(&self, line: &str) {
+        if self.verbose {
+            eprintln!("{}", sanitize(line));
+        }
+    }
+
+    /// `warning: …` on stderr.
+    pub fn warning(&self, line: &str) {
+        eprintln!("{}: {}", self.paint_err(YELLOW, "warning"), sanitize(line));
+    }
+
+    /// The error chain, once, then its hint.
+    pub fn error(&self, err: &Error) {
+        eprintln!(
+            "{}: {}",
+            self.paint_err(RED, "error"),
+            sanitize(&err.to_string())
+        );
+        let mut source = std::error::Error::source(err);
+        while let Some(cause) = source {
+            eprintln!("  caused by: {}", sanitize(&cause.to_string()));
+            source = cause.source();
+        }
+        if let Some(hint) = err.hint() {
+            eprintln!("\n{}: {}", self.paint_err(CYAN, "hint"), hint);
+        }
+    }
+
+    /// A finding of a check, on stdout: `error: PATH:LINE: message` and its hint.
+    pub fn finding(&self, path: &str, finding: &Finding) {
+        let label = match finding.severity {
+            Severity::Error => self.paint_out(RED, "error"),
+            Severity::Warning => self.paint_out(YELLOW, "warning"),
+        };
+        self.data(&format!(
+            "{label}: {}",
+            sanitize(&finding.render_plain(path))
+        ));
+        if let Some(hint) = &finding.hint {
+            self.data(&format!(
+                "  {}: {}",
+                self.paint_out(CYAN, "hint"),
+                sanitize(hint)
+            ));
+        }
+    }
+
+    /// A finding given as a warning on stderr (for writing commands).
+    pub fn finding_warning(&self, path: &str, finding: &Finding) {
+        self.warning(&finding.render_plain(path));
+    }
+
+    /// `ok` painted green on stdout.
+    pub fn ok_label(&self) -> String {
+        self.paint_out(GREEN, "ok")
+    }
+
+    fn paint_err(&self, color: &str, text: &str) -> String {
+        paint(self.color_err, color, text)
+    }
+
+    fn paint_out(&self, color: &str, text: &str) -> String {
+        paint(self.color_out, color, text)
+    }
+}
+
+fn paint(on: bool, color: &str, text: &str) -> String {
+    if on {
+        format!("{color}{text}{RESET}")
+    } else {
+        text.to_owned()
+    }
+}
+
+/// Escapes control, bidi-override and zero-width characters in untrusted text.
+pub fn sanitize(text: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| {
+        (c.is_control() && c != '\n')
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+    };
+    if !text.chars().any(bad) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if bad(c) {
+            out.push_str(&format!("\\u{{{:04x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_escapes_terminal_tricks() {
+        assert_eq!(sanitize("plain ş"), "plain ş");
+        assert_eq!(sanitize("a\x1b[2Jb"), "a\\u{001b}[2Jb");
+        assert_eq!(sanitize("x\u{202E}y"), "x\\u{202e}y");
+    }
+}
