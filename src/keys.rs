@@ -1,4 +1,4 @@
-//! Ed25519 keys (SPEC 2.3): loading PKCS#8 and SubjectPublicKeyInfo in PEM and DER,
+//! Ed25519 keys (SPEC 2.3): loading PKCS#8 and `SubjectPublicKeyInfo` in PEM and DER,
 //! key ids, signing and strict verification. Bytes in, bytes out: no files here.
 //!
 //! The private key type has no `Debug` and its PEM text is zeroized after use.
@@ -74,7 +74,7 @@ impl PrivateKey {
 }
 
 impl PublicKey {
-    /// Loads a SubjectPublicKeyInfo public key, PEM or DER; a weak key is refused.
+    /// Loads a `SubjectPublicKeyInfo` public key, PEM or DER; a weak key is refused.
     pub fn from_bytes(bytes: &[u8]) -> Result<PublicKey, String> {
         match AnyKey::from_bytes(bytes)? {
             AnyKey::Public(k) => Ok(k),
@@ -104,11 +104,10 @@ impl PublicKey {
 
     /// The key id shown to people: the first 16 hex digits of SHA-256 of the raw key.
     pub fn key_id(&self) -> String {
-        let digest = Sha256::digest(self.0.as_bytes());
-        digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+        crate::hash::to_hex(&Sha256::digest(self.0.as_bytes())[..8])
     }
 
-    /// The SubjectPublicKeyInfo PEM, as `openssl pkey -pubout` writes it.
+    /// The `SubjectPublicKeyInfo` PEM, as `openssl pkey -pubout` writes it.
     pub fn to_pem(&self) -> String {
         self.0.to_public_key_pem(LineEnding::LF).unwrap_or_default()
     }

@@ -16,7 +16,7 @@ pub(crate) enum KeyCommand {
     /// Make a new Ed25519 key pair.
     ///
     /// The private key is written as PKCS#8 PEM with mode 0600, the public key as
-    /// SubjectPublicKeyInfo PEM (what `openssl genpkey -algorithm ed25519` and
+    /// `SubjectPublicKeyInfo` PEM (what `openssl genpkey -algorithm ed25519` and
     /// `openssl pkey -pubout` write). Neither file is ever overwritten, and the
     /// private key is never written inside a git work tree.
     Generate {

@@ -257,9 +257,8 @@ fn check_files(
 }
 
 fn error_text(e: &Error) -> String {
-    let mut text = e.to_string();
-    if let Some(source) = std::error::Error::source(e) {
-        text.push_str(&format!(": {source}"));
+    match std::error::Error::source(e) {
+        Some(source) => format!("{e}: {source}"),
+        None => e.to_string(),
     }
-    text
 }

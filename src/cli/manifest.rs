@@ -180,27 +180,7 @@ impl NewArgs {
         let rules = rules(ctx, &settings, &path);
 
         let (sha256, kind) = self.artifact_facts(ctx)?;
-        // The current manifest: it must be valid to be replaced safely.
-        let current = if fsx::exists(&path) {
-            let lenient = Rules {
-                strict_keys: false,
-                folder: None,
-                ..rules.clone()
-            };
-            let (_, parsed) = read_manifest(&path, &lenient)?;
-            Some(accept_manifest(ctx, &path, parsed).map_err(|e| match e {
-                Error::InvalidManifest { path, findings } => Error::Config {
-                    path,
-                    message: format!(
-                        "the current manifest is invalid, so a downgrade cannot be ruled out; fix or remove it first ({} errors)",
-                        findings.len()
-                    ),
-                },
-                other => other,
-            })?)
-        } else {
-            None
-        };
+        let current = current_manifest(ctx, &path, &rules)?;
         let min_build_id = match &self.min_build_id {
             Some(min) => Some(min.parse::<BuildId>().map_err(|e| Error::InvalidArg {
                 flag: "--min-build-id",
@@ -312,13 +292,37 @@ impl NewArgs {
     }
 }
 
+/// The channel's current manifest; it must be valid to be replaced safely.
+fn current_manifest(ctx: &Ctx, path: &Path, rules: &Rules<'_>) -> Result<Option<Manifest>> {
+    if !fsx::exists(path) {
+        return Ok(None);
+    }
+    let lenient = Rules {
+        strict_keys: false,
+        folder: None,
+        ..rules.clone()
+    };
+    let (_, parsed) = read_manifest(path, &lenient)?;
+    accept_manifest(ctx, path, parsed).map(Some).map_err(|e| match e {
+        Error::InvalidManifest { path, findings } => Error::Config {
+            path,
+            message: format!(
+                "the current manifest is invalid ({} errors), so a downgrade cannot be ruled out; fix it with `otactl lint` first",
+                findings.len()
+            ),
+        },
+        other => other,
+    })
+}
+
 /// A gzip file named `.tar.gz`/`.tgz` is a source tarball; anything else firmware.
 fn guess_kind(file: &Path) -> Result<ArtifactKind> {
     let name = file
         .file_name()
         .and_then(|n| n.to_str())
-        .unwrap_or_default();
-    if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if [".tar.gz", ".tgz"].iter().any(|ext| name.ends_with(ext)) {
         let head = fsx::read_head(file, 2)?;
         if head == [0x1f, 0x8b] {
             return Ok(ArtifactKind::SourceTar);
@@ -370,14 +374,14 @@ impl SignArgs {
         let manifest = accept_manifest(ctx, &self.file, parsed)?;
         let key = signing_key(self.key.as_deref())?;
         let public = key.public_key();
-        let trusted = ctx.trusted_keys(&settings, &[])?;
+        let trusted = Ctx::trusted_keys(&settings, &[])?;
         if !trusted.is_empty() && !trusted.contains(&public) {
             return Err(Error::UntrustedSigner {
                 key_id: public.key_id(),
                 config: settings.config_path.clone().unwrap_or_default(),
                 trusted: trusted
                     .iter()
-                    .map(|k| k.key_id())
+                    .map(super::super::keys::PublicKey::key_id)
                     .collect::<Vec<_>>()
                     .join(", "),
             });
@@ -430,7 +434,7 @@ struct VerifyReport<'a> {
 impl VerifyArgs {
     fn run(self, ctx: &Ctx) -> Result<ExitCode> {
         let settings = ctx.settings()?;
-        let trusted = ctx.trusted_keys(&settings, &self.pubkey)?;
+        let trusted = Ctx::trusted_keys(&settings, &self.pubkey)?;
         let rules = rules(ctx, &settings, &self.file);
         let (_, parsed) = read_manifest(&self.file, &rules)?;
         let mut findings = parsed.findings.clone();

@@ -104,7 +104,7 @@ impl Ctx {
     }
 
     /// The trusted public keys: `--pubkey` flags when given, else `[signing] public_keys`.
-    fn trusted_keys(&self, settings: &Settings, flags: &[PathBuf]) -> Result<Vec<PublicKey>> {
+    fn trusted_keys(settings: &Settings, flags: &[PathBuf]) -> Result<Vec<PublicKey>> {
         let paths: Vec<PathBuf> = if flags.is_empty() {
             settings
                 .public_keys

@@ -1,9 +1,9 @@
 //! The strict manifest reader: every rule of SPEC 2.1, every problem reported with
 //! its key path and line, none swallowed after the first.
 //!
-//! serde_json checks the syntax (and reports trailing data and bad escapes with a
+//! `serde_json` checks the syntax (and reports trailing data and bad escapes with a
 //! line); a small scanner over the already valid text then finds the line of every
-//! key and the duplicate keys that serde_json would silently merge.
+//! key and the duplicate keys that `serde_json` would silently merge.
 
 use std::collections::{HashMap, HashSet};
 
@@ -94,6 +94,7 @@ pub fn parse(bytes: &[u8], rules: &Rules<'_>) -> Parsed {
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => {
+            #[allow(clippy::naive_bytecount)] // at most 64 KiB, once
             let line = 1 + bytes[..e.valid_up_to()]
                 .iter()
                 .filter(|b| **b == b'\n')

@@ -1,6 +1,8 @@
 //! GitHub Actions output: workflow commands (`::error file=…,line=…::…`) and the
 //! Markdown table appended to `$GITHUB_STEP_SUMMARY`.
 
+use std::fmt::Write as _;
+
 use crate::lint::FileReport;
 use crate::manifest::Severity;
 
@@ -25,12 +27,12 @@ pub fn annotations(reports: &[FileReport], title: &str) -> Vec<String> {
             };
             let mut props = format!("file={}", escape_property(&report.path));
             if let Some(line) = f.line {
-                props.push_str(&format!(",line={line}"));
+                let _ = write!(props, ",line={line}");
             }
-            props.push_str(&format!(",title={}", escape_property(title)));
+            let _ = write!(props, ",title={}", escape_property(title));
             let mut message = f.message.clone();
             if let Some(hint) = &f.hint {
-                message.push_str(&format!("\nhint: {hint}"));
+                let _ = write!(message, "\nhint: {hint}");
             }
             lines.push(format!("::{command} {props}::{}", escape_data(&message)));
         }
@@ -66,8 +68,9 @@ pub fn summary_table(reports: &[FileReport], heading: &str) -> String {
                 )
             })
             .collect();
-        out.push_str(&format!(
-            "| `{}` | {} | {} | {} |\n",
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} |",
             cell(&r.path),
             r.build_id
                 .as_deref()
@@ -75,7 +78,7 @@ pub fn summary_table(reports: &[FileReport], heading: &str) -> String {
                 .unwrap_or_default(),
             result,
             cell(&problems.join("; ")),
-        ));
+        );
     }
     out.push('\n');
     out

@@ -8,7 +8,8 @@
 
 pub mod github;
 
-use std::io::{IsTerminal, Write};
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Write as _};
 
 use crate::error::Error;
 use crate::manifest::{Finding, Severity};
@@ -28,10 +29,16 @@ pub enum ColorChoice {
 /// Writes results and messages with the run's verbosity and color choice.
 #[derive(Clone, Debug)]
 pub struct Printer {
-    quiet: bool,
-    verbose: bool,
+    verbosity: Verbosity,
     color_err: bool,
     color_out: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
 }
 
 const RED: &str = "\x1b[1;31m";
@@ -49,9 +56,13 @@ impl Printer {
             ColorChoice::Never => false,
             ColorChoice::Auto => is_tty && !no_color,
         };
+        let verbosity = match (quiet, verbose) {
+            (true, _) => Verbosity::Quiet,
+            (false, true) => Verbosity::Verbose,
+            (false, false) => Verbosity::Normal,
+        };
         Printer {
-            quiet,
-            verbose,
+            verbosity,
             color_err: decide(std::io::stderr().is_terminal()),
             color_out: decide(std::io::stdout().is_terminal()),
         }
@@ -59,7 +70,7 @@ impl Printer {
 
     /// Whether `-v` was given.
     pub fn is_verbose(&self) -> bool {
-        self.verbose
+        self.verbosity == Verbosity::Verbose
     }
 
     /// A result line on stdout. A closed pipe is not an error.
@@ -70,14 +81,14 @@ impl Printer {
 
     /// A status line on stderr, unless `-q`.
     pub fn status(&self, line: &str) {
-        if !self.quiet {
+        if self.verbosity != Verbosity::Quiet {
             eprintln!("{}", sanitize(line));
         }
     }
 
     /// A detail line on stderr, only with `-v`.
     pub fn detail(&self, line: &str) {
-        if self.verbose {
+        if self.verbosity == Verbosity::Verbose {
             eprintln!("{}", sanitize(line));
         }
     }
@@ -162,7 +173,7 @@ pub fn sanitize(text: &str) -> std::borrow::Cow<'_, str> {
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
         if bad(c) {
-            out.push_str(&format!("\\u{{{:04x}}}", c as u32));
+            let _ = write!(out, "\\u{{{:04x}}}", c as u32);
         } else {
             out.push(c);
         }
