@@ -1,0 +1,45 @@
+//! The command-line shape: `--help` of every command, as a user reads it.
+
+use crate::otactl_snapshot;
+use crate::support::TestContext;
+
+#[test]
+fn help_of_every_command() {
+    let ctx = TestContext::new();
+    for (name, args) in [
+        ("top", vec!["--help"]),
+        ("key", vec!["key", "--help"]),
+        ("key_generate", vec!["key", "generate", "--help"]),
+        ("key_show", vec!["key", "show", "--help"]),
+        ("manifest", vec!["manifest", "--help"]),
+        ("manifest_new", vec!["manifest", "new", "--help"]),
+        ("manifest_sign", vec!["manifest", "sign", "--help"]),
+        ("manifest_verify", vec!["manifest", "verify", "--help"]),
+        ("lint", vec!["lint", "--help"]),
+    ] {
+        let mut cmd = ctx.otactl();
+        cmd.args(&args);
+        let out = otactl_snapshot!(ctx, cmd, format!("help_{name}"));
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let ctx = TestContext::new();
+    let mut cmd = ctx.otactl();
+    cmd.args(["manifest", "new", "--channel", "stable"]);
+    let out = otactl_snapshot!(ctx, cmd, "usage_missing_flags");
+    assert_eq!(out.status.code(), Some(2));
+    let mut cmd = ctx.otactl();
+    cmd.args(["frobnicate"]);
+    let out = otactl_snapshot!(ctx, cmd, "usage_unknown_command");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn version() {
+    let ctx = TestContext::new();
+    let out = ctx.otactl().arg("--version").output().unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("otactl {}\n", env!("CARGO_PKG_VERSION")));
+}
