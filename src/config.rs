@@ -189,6 +189,15 @@ impl Settings {
         self.channel_dir(channel).join("manifest.json")
     }
 
+    /// The source repository: the flag, else `source` (relative to the root), else `.`.
+    pub fn source_dir(&self, flag: Option<&Path>) -> PathBuf {
+        match (flag, &self.source) {
+            (Some(flag), _) => flag.to_owned(),
+            (None, Some(source)) => self.root.join(source),
+            (None, None) => PathBuf::from("."),
+        }
+    }
+
     /// The channel whose folder holds `path`, if `path` is a channel's `manifest.json`.
     pub fn folder_channel<'a>(&self, path: &'a Path) -> Option<&'a str> {
         if path.file_name()? != "manifest.json" {

@@ -148,9 +148,28 @@ pub enum Error {
         /// What git said.
         stderr: String,
     },
+    /// Tracked files hold secrets; the tarball was not written.
+    #[error("{}", render_secrets(findings))]
+    Secrets {
+        /// Every secret found, by file and line.
+        findings: Vec<crate::secrets::SecretFinding>,
+    },
     /// git could not be started.
     #[error("cannot run `git`; install git and make sure it is on PATH")]
     GitMissing(#[source] std::io::Error),
+}
+
+fn render_secrets(findings: &[crate::secrets::SecretFinding]) -> String {
+    use std::fmt::Write;
+    let mut out = format!(
+        "refusing to build the tarball: {} secret{} in tracked files (values not shown)",
+        findings.len(),
+        if findings.len() == 1 { "" } else { "s" },
+    );
+    for finding in findings {
+        let _ = write!(out, "\n  {finding}");
+    }
+    out
 }
 
 fn render_invalid(path: &std::path::Path, findings: &[Finding]) -> String {
@@ -173,7 +192,8 @@ impl Error {
             Error::KeyExists { .. }
             | Error::KeyInWorkTree { .. }
             | Error::UntrustedSigner { .. }
-            | Error::Downgrade { .. } => ExitCode::Refused,
+            | Error::Downgrade { .. }
+            | Error::Secrets { .. } => ExitCode::Refused,
             Error::Read { .. }
             | Error::Write { .. }
             | Error::TooLarge { .. }
@@ -198,6 +218,9 @@ impl Error {
             }
             Error::UntrustedSigner { .. } => Some(
                 "add the key's public half to `[signing] public_keys` first (devices must trust it before they see it), or sign with a trusted key".into(),
+            ),
+            Error::Secrets { .. } => Some(
+                "remove the secret from the repository (and rotate it: it is in the git history), or let a path through with `--allow-secret GLOB` or `allow_secrets` in otactl.toml".into(),
             ),
             Error::Downgrade { .. } => Some(
                 "a channel only moves forward: publish a build with a later time part".into(),

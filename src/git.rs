@@ -67,3 +67,100 @@ pub fn show_at(dir: &Path, reference: &str, file: &str) -> Result<Option<Vec<u8>
     }
     Ok(None)
 }
+
+/// A commit resolved from a ref: full id and committer time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Commit {
+    /// The full commit id.
+    pub id: String,
+    /// The committer time.
+    pub committer_time: time::OffsetDateTime,
+}
+
+fn run_ok(dir: &Path, args: &[&str]) -> Result<String> {
+    let out = git(dir, args)?;
+    if !out.status.success() {
+        return Err(Error::Git {
+            args: args.join(" "),
+            dir: dir.to_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_owned())
+}
+
+/// Resolves `reference` in the repository at `dir` to a commit; a tree or blob is
+/// refused, since only a commit has a committer time to make a tarball reproducible.
+pub fn resolve_commit(dir: &Path, reference: &str) -> Result<Commit> {
+    let kind = git(dir, &["cat-file", "-t", "--end-of-options", reference])?;
+    if !kind.status.success() {
+        let stderr = String::from_utf8_lossy(&kind.stderr);
+        let message = if stderr.contains("not a git repository") {
+            "is not a git repository".to_owned()
+        } else {
+            format!("`{reference}` names nothing in this repository")
+        };
+        return Err(Error::Git {
+            args: format!("cat-file -t {reference}"),
+            dir: dir.to_owned(),
+            stderr: message,
+        });
+    }
+    let kind = String::from_utf8_lossy(&kind.stdout).trim().to_owned();
+    if kind != "commit" && kind != "tag" {
+        return Err(Error::InvalidArg {
+            flag: "--ref",
+            message: format!(
+                "`{reference}` names a {kind}, not a commit; a {kind} has no committer time, so its tarball would not be reproducible"
+            ),
+        });
+    }
+    let id = verify_commit(dir, reference)?;
+    let stamp = run_ok(dir, &["show", "-s", "--format=%ct", &id])?;
+    let seconds: i64 = stamp.trim().parse().map_err(|_| Error::Git {
+        args: format!("show -s --format=%ct {id}"),
+        dir: dir.to_owned(),
+        stderr: format!("unexpected output `{stamp}`"),
+    })?;
+    let committer_time =
+        time::OffsetDateTime::from_unix_timestamp(seconds).map_err(|_| Error::Git {
+            args: format!("show -s --format=%ct {id}"),
+            dir: dir.to_owned(),
+            stderr: format!("committer time `{seconds}` is out of range"),
+        })?;
+    Ok(Commit { id, committer_time })
+}
+
+/// Paths of submodules (gitlinks) in the tree of `commit`.
+pub fn submodules(dir: &Path, commit: &str) -> Result<Vec<String>> {
+    let listing = run_ok(dir, &["ls-tree", "-r", "-z", "--full-tree", commit])?;
+    Ok(listing
+        .split('\0')
+        .filter_map(|line| {
+            let (meta, path) = line.split_once('\t')?;
+            meta.starts_with("160000 ").then(|| path.to_owned())
+        })
+        .collect())
+}
+
+/// Starts `git archive --format=tar --prefix=PREFIX COMMIT` with its stdout piped.
+pub fn spawn_archive(dir: &Path, prefix: &str, commit: &str) -> Result<std::process::Child> {
+    Command::new("git")
+        .args([
+            "archive",
+            "--format=tar",
+            &format!("--prefix={prefix}"),
+            commit,
+        ])
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(Error::GitMissing)
+}
+
+/// The top folder of the work tree holding `dir`.
+pub fn top_level(dir: &Path) -> Result<PathBuf> {
+    run_ok(dir, &["rev-parse", "--show-toplevel"]).map(PathBuf::from)
+}

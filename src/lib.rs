@@ -18,5 +18,7 @@ pub mod keys;
 pub mod lint;
 pub mod manifest;
 pub mod output;
+pub mod secrets;
+pub mod tarball;
 
 pub use error::{Error, ExitCode, Result};

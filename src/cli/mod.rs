@@ -2,9 +2,11 @@
 //! in its own file with an `Args` struct and a `run` method; they gather facts at the
 //! edge (files, git, clock), call the pure core and print through the `Printer`.
 
+mod build_id;
 mod key;
 mod lint;
 mod manifest;
+mod tar;
 
 use std::path::{Path, PathBuf};
 
@@ -69,6 +71,10 @@ enum Command {
     Manifest(manifest::ManifestCommand),
     /// Check every channel manifest of the repository, reporting every problem.
     Lint(lint::LintArgs),
+    /// Print the build id of a commit, `YYYYMMDD-HHMM-<sha7>`.
+    BuildId(build_id::BuildIdArgs),
+    /// Build the source tarball of a commit, byte for byte what `git archive` writes.
+    Tar(tar::TarArgs),
 }
 
 /// What every command gets: the printer, the working folder and the run's options.
@@ -162,6 +168,8 @@ fn run_with(printer: &Printer, cli: Cli) -> Result<ExitCode> {
         Command::Key(cmd) => cmd.run(&ctx),
         Command::Manifest(cmd) => cmd.run(&ctx),
         Command::Lint(args) => args.run(&ctx),
+        Command::BuildId(args) => args.run(&ctx),
+        Command::Tar(args) => args.run(&ctx),
     }
 }
 
