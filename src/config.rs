@@ -103,6 +103,10 @@ pub struct Settings {
     pub allow_secrets: Vec<String>,
     /// `source`, relative to `root`.
     pub source: Option<PathBuf>,
+    /// `[dir] path`, relative to `root`.
+    pub dir_path: Option<PathBuf>,
+    /// `[dir] base_url`.
+    pub dir_base_url: Option<String>,
 }
 
 impl Settings {
@@ -160,6 +164,7 @@ impl Settings {
             )));
         }
         let signing = file.signing.unwrap_or_default();
+        let dir = file.dir.unwrap_or_default();
         Ok(Settings {
             root: root.to_owned(),
             config_path: path.map(Path::to_owned),
@@ -176,6 +181,8 @@ impl Settings {
             ascii_only: signing.ascii_only.unwrap_or(false),
             allow_secrets: file.allow_secrets.unwrap_or_default(),
             source: file.source.map(PathBuf::from),
+            dir_path: dir.path.map(|p| root.join(p)),
+            dir_base_url: dir.base_url,
         })
     }
 

@@ -154,6 +154,16 @@ pub enum Error {
         /// Every secret found, by file and line.
         findings: Vec<crate::secrets::SecretFinding>,
     },
+    /// A published file or asset exists with other content.
+    #[error("`{location}` already exists with other content (sha256 {existing}, not {new}); a published artifact is never replaced")]
+    AssetConflict {
+        /// Where it is.
+        location: String,
+        /// SHA-256 of what is there.
+        existing: String,
+        /// SHA-256 of what was to be published.
+        new: String,
+    },
     /// git could not be started.
     #[error("cannot run `git`; install git and make sure it is on PATH")]
     GitMissing(#[source] std::io::Error),
@@ -193,7 +203,8 @@ impl Error {
             | Error::KeyInWorkTree { .. }
             | Error::UntrustedSigner { .. }
             | Error::Downgrade { .. }
-            | Error::Secrets { .. } => ExitCode::Refused,
+            | Error::Secrets { .. }
+            | Error::AssetConflict { .. } => ExitCode::Refused,
             Error::Read { .. }
             | Error::Write { .. }
             | Error::TooLarge { .. }
@@ -221,6 +232,9 @@ impl Error {
             ),
             Error::Secrets { .. } => Some(
                 "remove the secret from the repository (and rotate it: it is in the git history), or let a path through with `--allow-secret GLOB` or `allow_secrets` in otactl.toml".into(),
+            ),
+            Error::AssetConflict { .. } => Some(
+                "publish the new content under a new build id; devices may already have the old one".into(),
             ),
             Error::Downgrade { .. } => Some(
                 "a channel only moves forward: publish a build with a later time part".into(),

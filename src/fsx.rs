@@ -110,11 +110,15 @@ pub fn write_atomic(
             })?;
         }
     }
-    // Make the rename itself durable.
-    if let Ok(d) = fs::File::open(&dir) {
+    sync_dir(&dir);
+    Ok(())
+}
+
+/// Makes a rename in `dir` durable (best effort: not every file system allows it).
+pub fn sync_dir(dir: &Path) {
+    if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
     }
-    Ok(())
 }
 
 fn parent_dir(path: &Path) -> PathBuf {

@@ -18,6 +18,7 @@ pub mod keys;
 pub mod lint;
 pub mod manifest;
 pub mod output;
+pub mod remote;
 pub mod secrets;
 pub mod tarball;
 

@@ -6,6 +6,7 @@ mod build_id;
 mod key;
 mod lint;
 mod manifest;
+mod publish;
 mod tar;
 
 use std::path::{Path, PathBuf};
@@ -73,6 +74,9 @@ enum Command {
     Lint(lint::LintArgs),
     /// Print the build id of a commit, `YYYYMMDD-HHMM-<sha7>`.
     BuildId(build_id::BuildIdArgs),
+    /// Publish an artifact to a release target.
+    #[command(subcommand)]
+    Publish(publish::PublishCommand),
     /// Build the source tarball of a commit, byte for byte what `git archive` writes.
     Tar(tar::TarArgs),
 }
@@ -170,6 +174,7 @@ fn run_with(printer: &Printer, cli: Cli) -> Result<ExitCode> {
         Command::Lint(args) => args.run(&ctx),
         Command::BuildId(args) => args.run(&ctx),
         Command::Tar(args) => args.run(&ctx),
+        Command::Publish(cmd) => cmd.run(&ctx),
     }
 }
 
