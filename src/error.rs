@@ -82,7 +82,7 @@ pub enum Error {
         message: String,
     },
     /// A key file is not a usable Ed25519 key.
-    #[error("`{path}`: {message}")]
+    #[error("`{path}` {message}")]
     Key {
         /// The key file (or the environment variable that held it).
         path: PathBuf,

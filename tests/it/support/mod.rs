@@ -94,9 +94,10 @@ impl TestContext {
         self.filter(&text)
     }
 
-    /// Replaces the temp folder with `[TEMP]` and wall-clock timestamps with `[NOW]`.
+    /// Replaces the fixtures folder with `[FIXTURES]`, the temp folder with `[TEMP]` and wall-clock timestamps with `[NOW]`.
     pub fn filter(&self, text: &str) -> String {
-        let mut text = text.replace(&self.root().display().to_string(), "[TEMP]");
+        let mut text = text.replace(&fixtures().display().to_string(), "[FIXTURES]");
+        text = text.replace(&self.root().display().to_string(), "[TEMP]");
         if let Ok(canonical) = self.root().canonicalize() {
             text = text.replace(&canonical.display().to_string(), "[TEMP]");
         }
