@@ -164,3 +164,17 @@ pub fn spawn_archive(dir: &Path, prefix: &str, commit: &str) -> Result<std::proc
 pub fn top_level(dir: &Path) -> Result<PathBuf> {
     run_ok(dir, &["rev-parse", "--show-toplevel"]).map(PathBuf::from)
 }
+
+/// Short ids of the commits (reachable from HEAD) that added or removed `needle`
+/// in `file` (git's pickaxe, `log -S`).
+pub fn commits_touching(dir: &Path, needle: &str, file: &Path) -> Result<Vec<String>> {
+    let file = file.to_string_lossy();
+    let pickaxe = format!("-S{needle}");
+    let out = run_ok(dir, &["log", "--format=%h", &pickaxe, "--", &file])?;
+    Ok(out.lines().map(str::to_owned).collect())
+}
+
+/// Whether `dir` is inside a git work tree.
+pub fn is_work_tree(dir: &Path) -> bool {
+    git(dir, &["rev-parse", "--is-inside-work-tree"]).is_ok_and(|o| o.status.success())
+}

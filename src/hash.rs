@@ -46,20 +46,6 @@ pub fn sha256_file(path: &Path) -> Result<(String, u64)> {
     sha256_reader(file).map_err(read_err)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn known_digest() {
-        let (hex, len) = sha256_reader(&b"abc"[..]).unwrap();
-        assert_eq!(
-            hex,
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-        assert_eq!(len, 3);
-    }
-}
 
 /// A writer that hashes and counts what passes through it.
 pub struct HashingWriter<W> {
@@ -94,5 +80,72 @@ impl<W: std::io::Write> std::io::Write for HashingWriter<W> {
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
+    }
+}
+
+/// A reader that hashes and counts what passes through it, and fails once more than
+/// `limit` bytes came through (an endless download stops there).
+pub struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+    len: u64,
+    limit: u64,
+}
+
+impl<R: Read> HashingReader<R> {
+    /// Wraps `inner` with a size limit.
+    pub fn new(inner: R, limit: u64) -> Self {
+        HashingReader { inner, hasher: Sha256::new(), len: 0, limit }
+    }
+
+    /// Bytes read so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing was read yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Reads the rest of the stream, then returns the hex digest and the length.
+    pub fn finish(mut self) -> std::io::Result<(String, u64)> {
+        std::io::copy(&mut self, &mut std::io::sink())?;
+        Ok((to_hex(&self.hasher.finalize()), self.len))
+    }
+}
+
+/// The error a [`HashingReader`] returns past its limit.
+#[derive(Debug, thiserror::Error)]
+#[error("the download is larger than the limit of {limit} bytes")]
+pub struct TooLong {
+    /// The limit.
+    pub limit: u64,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        if self.len > self.limit {
+            return Err(std::io::Error::other(TooLong { limit: self.limit }));
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_digest() {
+        let (hex, len) = sha256_reader(&b"abc"[..]).unwrap();
+        assert_eq!(
+            hex,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(len, 3);
     }
 }

@@ -8,12 +8,14 @@
 //! - [`cli`]: one file per command, turning flags into calls of the above.
 
 pub mod build_id;
+pub mod checklist;
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod fsx;
 pub mod git;
 pub mod hash;
+pub mod inspect;
 pub mod keys;
 pub mod lint;
 pub mod manifest;

@@ -8,6 +8,7 @@ mod lint;
 mod manifest;
 mod publish;
 mod tar;
+mod verify;
 
 use std::path::{Path, PathBuf};
 
@@ -74,6 +75,8 @@ enum Command {
     Lint(lint::LintArgs),
     /// Print the build id of a commit, `YYYYMMDD-HHMM-<sha7>`.
     BuildId(build_id::BuildIdArgs),
+    /// Run the release checklist on a channel's manifest.
+    Verify(verify::VerifyArgs),
     /// Publish an artifact to a release target.
     #[command(subcommand)]
     Publish(publish::PublishCommand),
@@ -175,6 +178,7 @@ fn run_with(printer: &Printer, cli: Cli) -> Result<ExitCode> {
         Command::BuildId(args) => args.run(&ctx),
         Command::Tar(args) => args.run(&ctx),
         Command::Publish(cmd) => cmd.run(&ctx),
+        Command::Verify(args) => args.run(&ctx),
     }
 }
 

@@ -40,6 +40,29 @@ pub fn annotations(reports: &[FileReport], title: &str) -> Vec<String> {
     lines
 }
 
+/// One workflow command per failed, errored or warning checklist item.
+pub fn checklist_annotations(report: &crate::checklist::Report) -> Vec<String> {
+    use crate::checklist::Status;
+    report
+        .items
+        .iter()
+        .filter_map(|item| {
+            let command = match item.status {
+                Status::Fail | Status::Error => "error",
+                Status::Warn => "warning",
+                Status::Pass | Status::Skip => return None,
+            };
+            let title = format!("otactl verify: {}. {}", item.number, item.name);
+            Some(format!(
+                "::{command} file={},title={}::{}",
+                escape_property(&report.manifest),
+                escape_property(&title),
+                escape_data(&item.reason)
+            ))
+        })
+        .collect()
+}
+
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }

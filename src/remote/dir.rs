@@ -38,13 +38,14 @@ pub fn publish(file: &Path, build_id: &BuildId, root: &Path, base_url: Option<&s
         .file_name()
         .and_then(|n| n.to_str())
         .ok_or_else(|| Error::InvalidArg { flag: "FILE", message: format!("`{}` has no usable file name", file.display()) })?;
-    let folder = root.join(build_id.as_str());
+    fsx::create_dir_all(&root.join(build_id.as_str()))?;
+    let folder = std::fs::canonicalize(root.join(build_id.as_str()))
+        .map_err(|source| Error::Read { path: root.to_owned(), source })?;
     let dest = folder.join(name);
     let url = url_for(&dest, build_id, name, base_url)?;
     if fsx::exists(&dest) {
         return already_there(file, &dest, url);
     }
-    fsx::create_dir_all(&folder)?;
     let write_err = |source| Error::Write { path: dest.clone(), source };
     let read_err = |source| Error::Read { path: file.to_owned(), source };
     let tmp = tempfile::Builder::new().prefix(".otactl-").suffix(".tmp").tempfile_in(&folder).map_err(write_err)?;
