@@ -73,7 +73,12 @@ pub const NAMES: [&str; 8] = [
 impl Item {
     /// Item `number` with a status and reason.
     pub fn new(number: u8, status: Status, reason: impl Into<String>) -> Item {
-        Item { number, name: NAMES[usize::from(number) - 1], status, reason: reason.into() }
+        Item {
+            number,
+            name: NAMES[usize::from(number) - 1],
+            status,
+            reason: reason.into(),
+        }
     }
 }
 
@@ -104,19 +109,22 @@ pub fn locate(url: &str) -> Option<ReleaseLocation> {
     if parsed.scheme() == "oci" {
         return Some(ReleaseLocation::Oci);
     }
-    let segments: Vec<String> = parsed
-        .path_segments()?
-        .map(|s| percent_decode(s))
-        .collect();
+    let segments: Vec<String> = parsed.path_segments()?.map(|s| percent_decode(s)).collect();
     if let [.., releases, download, tag, asset] = segments.as_slice()
         && releases == "releases"
         && download == "download"
         && segments.len() >= 6
     {
-        return Some(ReleaseLocation::GithubRelease { tag: tag.clone(), asset: asset.clone() });
+        return Some(ReleaseLocation::GithubRelease {
+            tag: tag.clone(),
+            asset: asset.clone(),
+        });
     }
     match segments.as_slice() {
-        [.., folder, file] => Some(ReleaseLocation::Folder { folder: folder.clone(), file: file.clone() }),
+        [.., folder, file] => Some(ReleaseLocation::Folder {
+            folder: folder.clone(),
+            file: file.clone(),
+        }),
         _ => None,
     }
 }
@@ -131,28 +139,38 @@ fn percent_decode(s: &str) -> String {
 /// Item 2: the build id's release tag (or folder) in the URL.
 pub fn check_release_tag(build_id: &BuildId, url: &str) -> Item {
     match locate(url) {
-        Some(ReleaseLocation::GithubRelease { tag, .. }) if tag == build_id.as_str() => {
-            Item::new(2, Status::Pass, format!("the release tag `{tag}` equals `build_id`"))
-        }
+        Some(ReleaseLocation::GithubRelease { tag, .. }) if tag == build_id.as_str() => Item::new(
+            2,
+            Status::Pass,
+            format!("the release tag `{tag}` equals `build_id`"),
+        ),
         Some(ReleaseLocation::GithubRelease { tag, .. }) => Item::new(
             2,
             Status::Fail,
             format!("`artifact.url` points at the release `{tag}`, but `build_id` is `{build_id}`"),
         ),
-        Some(ReleaseLocation::Folder { folder, .. }) if folder == build_id.as_str() => {
-            Item::new(2, Status::Pass, format!("the release folder `{folder}` equals `build_id`"))
-        }
+        Some(ReleaseLocation::Folder { folder, .. }) if folder == build_id.as_str() => Item::new(
+            2,
+            Status::Pass,
+            format!("the release folder `{folder}` equals `build_id`"),
+        ),
         Some(ReleaseLocation::Folder { folder, .. }) => Item::new(
             2,
             Status::Fail,
-            format!("`artifact.url` points into the folder `{folder}`, but `build_id` is `{build_id}`"),
+            format!(
+                "`artifact.url` points into the folder `{folder}`, but `build_id` is `{build_id}`"
+            ),
         ),
         Some(ReleaseLocation::Oci) => Item::new(
             2,
             Status::Skip,
             "the OCI tag's `dev.otactl.build-id` annotation is not checked yet (no OCI support in this version)",
         ),
-        None => Item::new(2, Status::Fail, "`artifact.url` names no release folder or tag"),
+        None => Item::new(
+            2,
+            Status::Fail,
+            "`artifact.url` names no release folder or tag",
+        ),
     }
 }
 
@@ -173,9 +191,22 @@ pub struct Report {
 
 impl Report {
     /// Builds a report; `ok` follows from the items.
-    pub fn new(manifest: String, channel: Option<String>, build_id: Option<String>, items: Vec<Item>) -> Report {
-        let ok = items.iter().all(|i| !matches!(i.status, Status::Fail | Status::Error));
-        Report { ok, manifest, channel, build_id, items }
+    pub fn new(
+        manifest: String,
+        channel: Option<String>,
+        build_id: Option<String>,
+        items: Vec<Item>,
+    ) -> Report {
+        let ok = items
+            .iter()
+            .all(|i| !matches!(i.status, Status::Fail | Status::Error));
+        Report {
+            ok,
+            manifest,
+            channel,
+            build_id,
+            items,
+        }
     }
 
     /// The Markdown table (the body of a PR).
@@ -214,7 +245,8 @@ mod tests {
     fn github_release_tag() {
         let url = "https://github.com/o/r/releases/download/20260115-1614-9121078/evse-src-20260115-1614-9121078.tar.gz";
         assert_eq!(check_release_tag(&id(), url).status, Status::Pass);
-        let url = "https://github.com/o/r/releases/download/20260115-1614-0000000/evse-src-x.tar.gz";
+        let url =
+            "https://github.com/o/r/releases/download/20260115-1614-0000000/evse-src-x.tar.gz";
         let item = check_release_tag(&id(), url);
         assert_eq!(item.status, Status::Fail);
         assert!(item.reason.contains("`20260115-1614-0000000`"));
@@ -222,22 +254,47 @@ mod tests {
 
     #[test]
     fn folder_and_file_urls() {
-        assert_eq!(check_release_tag(&id(), "file:///srv/ota/20260115-1614-9121078/fw.bin").status, Status::Pass);
         assert_eq!(
-            check_release_tag(&id(), "https://ota.example.com/r/20260115-1614-9121078/fw.bin?x=1").status,
+            check_release_tag(&id(), "file:///srv/ota/20260115-1614-9121078/fw.bin").status,
             Status::Pass
         );
-        assert_eq!(check_release_tag(&id(), "file:///srv/ota/other/fw.bin").status, Status::Fail);
-        assert_eq!(check_release_tag(&id(), "oci://r.example/x:1.0.0").status, Status::Skip);
+        assert_eq!(
+            check_release_tag(
+                &id(),
+                "https://ota.example.com/r/20260115-1614-9121078/fw.bin?x=1"
+            )
+            .status,
+            Status::Pass
+        );
+        assert_eq!(
+            check_release_tag(&id(), "file:///srv/ota/other/fw.bin").status,
+            Status::Fail
+        );
+        assert_eq!(
+            check_release_tag(&id(), "oci://r.example/x:1.0.0").status,
+            Status::Skip
+        );
     }
 
     #[test]
     fn report_ok_follows_items() {
         let pass = Item::new(1, Status::Pass, "fine");
         let fail = Item::new(4, Status::Fail, "bad | pipe");
-        assert!(Report::new("m".into(), None, None, vec![pass.clone(), Item::new(7, Status::Skip, "")]).ok);
+        assert!(
+            Report::new(
+                "m".into(),
+                None,
+                None,
+                vec![pass.clone(), Item::new(7, Status::Skip, "")]
+            )
+            .ok
+        );
         let report = Report::new("m".into(), None, None, vec![pass, fail]);
         assert!(!report.ok);
-        assert!(report.markdown().contains("| 4 | sha256 of the download | ❌ fail | bad \\| pipe |"));
+        assert!(
+            report
+                .markdown()
+                .contains("| 4 | sha256 of the download | ❌ fail | bad \\| pipe |")
+        );
     }
 }

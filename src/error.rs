@@ -155,7 +155,9 @@ pub enum Error {
         findings: Vec<crate::secrets::SecretFinding>,
     },
     /// A published file or asset exists with other content.
-    #[error("`{location}` already exists with other content (sha256 {existing}, not {new}); a published artifact is never replaced")]
+    #[error(
+        "`{location}` already exists with other content (sha256 {existing}, not {new}); a published artifact is never replaced"
+    )]
     AssetConflict {
         /// Where it is.
         location: String,

@@ -95,15 +95,19 @@ pub fn resolve_commit(dir: &Path, reference: &str) -> Result<Commit> {
     let kind = git(dir, &["cat-file", "-t", "--end-of-options", reference])?;
     if !kind.status.success() {
         let stderr = String::from_utf8_lossy(&kind.stderr);
-        let message = if stderr.contains("not a git repository") {
-            "is not a git repository".to_owned()
-        } else {
-            format!("`{reference}` names nothing in this repository")
-        };
-        return Err(Error::Git {
-            args: format!("cat-file -t {reference}"),
-            dir: dir.to_owned(),
-            stderr: message,
+        let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
+        if stderr.contains("not a git repository") {
+            return Err(Error::InvalidArg {
+                flag: "--source",
+                message: format!("`{}` is not a git repository", shown.display()),
+            });
+        }
+        return Err(Error::InvalidArg {
+            flag: "--ref",
+            message: format!(
+                "`{reference}` names no commit in the repository `{}`",
+                shown.display()
+            ),
         });
     }
     let kind = String::from_utf8_lossy(&kind.stdout).trim().to_owned();

@@ -46,7 +46,6 @@ pub fn sha256_file(path: &Path) -> Result<(String, u64)> {
     sha256_reader(file).map_err(read_err)
 }
 
-
 /// A writer that hashes and counts what passes through it.
 pub struct HashingWriter<W> {
     inner: W,
@@ -95,7 +94,12 @@ pub struct HashingReader<R> {
 impl<R: Read> HashingReader<R> {
     /// Wraps `inner` with a size limit.
     pub fn new(inner: R, limit: u64) -> Self {
-        HashingReader { inner, hasher: Sha256::new(), len: 0, limit }
+        HashingReader {
+            inner,
+            hasher: Sha256::new(),
+            len: 0,
+            limit,
+        }
     }
 
     /// Bytes read so far.

@@ -27,7 +27,9 @@ pub fn inspect_tar_gz<R: Read>(reader: R, prefix: Option<&str>) -> Inspection {
     let entries = match archive.entries() {
         Ok(entries) => entries,
         Err(e) => {
-            found.problems.push(format!("not a well-formed tar.gz: {e}"));
+            found
+                .problems
+                .push(format!("not a well-formed tar.gz: {e}"));
             return found;
         }
     };
@@ -50,7 +52,12 @@ pub fn inspect_tar_gz<R: Read>(reader: R, prefix: Option<&str>) -> Inspection {
         let kind = entry.header().entry_type();
         if kind == tar::EntryType::XGlobalHeader {
             let mut body = Vec::new();
-            if entry.by_ref().take(64 * 1024).read_to_end(&mut body).is_ok() {
+            if entry
+                .by_ref()
+                .take(64 * 1024)
+                .read_to_end(&mut body)
+                .is_ok()
+            {
                 found.commit = pax_comment(&body).or(found.commit.take());
             }
             continue;
@@ -68,9 +75,14 @@ pub fn inspect_tar_gz<R: Read>(reader: R, prefix: Option<&str>) -> Inspection {
             Some((top, _)) => format!("{top}/"),
             None => format!("{path}/"),
         };
-        let expected = prefix.map(str::to_owned).or_else(|| found.top.clone()).unwrap_or_else(|| top.clone());
+        let expected = prefix
+            .map(str::to_owned)
+            .or_else(|| found.top.clone())
+            .unwrap_or_else(|| top.clone());
         found.top.get_or_insert(top);
-        let under = path.strip_prefix(expected.as_str()).or_else(|| (format!("{path}/") == expected).then_some(""));
+        let under = path
+            .strip_prefix(expected.as_str())
+            .or_else(|| (format!("{path}/") == expected).then_some(""));
         let Some(inner) = under else {
             problem(&mut found, format!("`{path}` is not under `{expected}`"));
             continue;
@@ -78,18 +90,30 @@ pub fn inspect_tar_gz<R: Read>(reader: R, prefix: Option<&str>) -> Inspection {
         match kind {
             tar::EntryType::Regular | tar::EntryType::Directory | tar::EntryType::Continuous => {}
             tar::EntryType::Symlink => {
-                let target = entry.link_name_bytes().map(|t| String::from_utf8_lossy(&t).into_owned()).unwrap_or_default();
+                let target = entry
+                    .link_name_bytes()
+                    .map(|t| String::from_utf8_lossy(&t).into_owned())
+                    .unwrap_or_default();
                 if let Err(why) = link_stays_inside(inner, &target) {
                     problem(&mut found, format!("symlink `{path}` -> `{target}` {why}"));
                 }
             }
             tar::EntryType::Link => {
-                let target = entry.link_name_bytes().map(|t| String::from_utf8_lossy(&t).into_owned()).unwrap_or_default();
+                let target = entry
+                    .link_name_bytes()
+                    .map(|t| String::from_utf8_lossy(&t).into_owned())
+                    .unwrap_or_default();
                 if !target.starts_with(expected.as_str()) || target.split('/').any(|c| c == "..") {
-                    problem(&mut found, format!("hard link `{path}` -> `{target}` leaves the tree"));
+                    problem(
+                        &mut found,
+                        format!("hard link `{path}` -> `{target}` leaves the tree"),
+                    );
                 }
             }
-            other => problem(&mut found, format!("`{path}` is a {other:?} entry, which a source tarball never holds")),
+            other => problem(
+                &mut found,
+                format!("`{path}` is a {other:?} entry, which a source tarball never holds"),
+            ),
         }
     }
     found
@@ -110,7 +134,11 @@ fn link_stays_inside(inner: &str, target: &str) -> Result<(), &'static str> {
     if target.starts_with('/') {
         return Err("points to an absolute path");
     }
-    let mut depth: Vec<&str> = inner.trim_end_matches('/').split('/').filter(|c| !c.is_empty()).collect();
+    let mut depth: Vec<&str> = inner
+        .trim_end_matches('/')
+        .split('/')
+        .filter(|c| !c.is_empty())
+        .collect();
     depth.pop(); // the link itself
     for component in target.split('/') {
         match component {
@@ -141,7 +169,10 @@ mod tests {
 
     #[test]
     fn pax() {
-        assert_eq!(pax_comment(b"52 comment=9121078aa\n").as_deref(), Some("9121078aa"));
+        assert_eq!(
+            pax_comment(b"52 comment=9121078aa\n").as_deref(),
+            Some("9121078aa")
+        );
         assert_eq!(pax_comment(b"20 path=x\n"), None);
     }
 }

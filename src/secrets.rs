@@ -101,6 +101,10 @@ impl ContentScanner {
             }
             line += memchr_count(&buf[counted..whole.start()]);
             counted = whole.start();
+            // AWS documents `AKIA…EXAMPLE` as its example key; it grants nothing.
+            if m.name("aws").is_some() && whole.as_bytes().ends_with(b"EXAMPLE") {
+                continue;
+            }
             let kind = if m.name("pem").is_some() {
                 "a private key block"
             } else if m.name("gh").is_some() {
@@ -198,9 +202,11 @@ mod tests {
         assert_eq!(scan(&[token.as_bytes()]), [(3, "a GitHub token")]);
         let pem = b"a\n-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g\n-----END PRIVATE KEY-----\n";
         assert_eq!(scan(&[pem]), [(2, "a private key block")]);
-        assert_eq!(
-            scan(&[b"AKIAIOSFODNN7EXAMPLE\n"]),
-            [(1, "an AWS access key id")]
+        let aws = format!("{}{}\n", "AKIA", "Z7Q3W4E5R6T7Y8U9");
+        assert_eq!(scan(&[aws.as_bytes()]), [(1, "an AWS access key id")]);
+        assert!(
+            scan(&[b"AKIAIOSFODNN7EXAMPLE\n"]).is_empty(),
+            "AWS's documented example key"
         );
         let pat = format!("\n\ngithub_pat_{}", "B".repeat(82));
         assert_eq!(scan(&[pat.as_bytes()]), [(3, "a GitHub token")]);
@@ -214,7 +220,11 @@ mod tests {
 
     #[test]
     fn matches_across_chunks_are_found_once() {
-        let text = format!("{}\nkey AKIAIOSFODNN7EXAMPLE here\n", "z\n".repeat(1000));
+        let text = format!(
+            "{}\nkey {}Z7Q3W4E5R6T7Y8U9 here\n",
+            "z\n".repeat(1000),
+            "AKIA"
+        );
         let bytes = text.as_bytes();
         for split in [1990, 2001, 2005, 2010, 2030] {
             assert_eq!(

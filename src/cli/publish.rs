@@ -53,14 +53,20 @@ impl PublishCommand {
 impl DirArgs {
     fn run(self, ctx: &Ctx) -> Result<ExitCode> {
         let settings = ctx.settings()?;
-        let root = self.path.clone().or(settings.dir_path.clone()).ok_or_else(|| Error::InvalidArg {
-            flag: "--path",
-            message: "no release folder: pass `--path DIR` or set `[dir] path` in otactl.toml".into(),
-        })?;
+        let root = self
+            .path
+            .clone()
+            .or(settings.dir_path.clone())
+            .ok_or_else(|| Error::InvalidArg {
+                flag: "--path",
+                message: "no release folder: pass `--path DIR` or set `[dir] path` in otactl.toml"
+                    .into(),
+            })?;
         let build_id = match &self.build_id {
-            Some(id) => id
-                .parse::<BuildId>()
-                .map_err(|e| Error::InvalidArg { flag: "--build-id", message: e.to_string() })?,
+            Some(id) => id.parse::<BuildId>().map_err(|e| Error::InvalidArg {
+                flag: "--build-id",
+                message: e.to_string(),
+            })?,
             None => self
                 .file
                 .file_name()
@@ -77,12 +83,21 @@ impl DirArgs {
         let base_url = self.base_url.clone().or(settings.dir_base_url.clone());
         let published = dir::publish(&self.file, &build_id, &root, base_url.as_deref())?;
         if published.already_present {
-            ctx.printer.status(&format!("`{}` is already published with the same content", display(&published.path)));
+            ctx.printer.status(&format!(
+                "`{}` is already published with the same content",
+                display(&published.path)
+            ));
         } else {
-            ctx.printer.status(&format!("published `{}` ({} bytes)", display(&published.path), published.size));
+            ctx.printer.status(&format!(
+                "published `{}` ({} bytes)",
+                display(&published.path),
+                published.size
+            ));
         }
         match self.format {
-            PublishFormat::Json => ctx.printer.data(&serde_json::to_string_pretty(&published).unwrap_or_default()),
+            PublishFormat::Json => ctx
+                .printer
+                .data(&serde_json::to_string_pretty(&published).unwrap_or_default()),
             PublishFormat::Text => ctx.printer.data(&published.url),
         }
         Ok(ExitCode::Success)

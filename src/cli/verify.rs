@@ -66,15 +66,22 @@ fn parse_size(s: &str) -> std::result::Result<u64, String> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (digits, unit) = t.split_at(split);
-    let n: u64 = digits.parse().map_err(|_| format!("`{s}` is not a size, e.g. `4GiB` or `500M`"))?;
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size, e.g. `4GiB` or `500M`"))?;
     let factor: u64 = match unit.trim() {
         "" | "B" => 1,
         "K" | "KiB" => 1 << 10,
         "M" | "MiB" => 1 << 20,
         "G" | "GiB" => 1 << 30,
-        other => return Err(format!("unknown size unit `{other}`; use K, M, G (powers of 1024)")),
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}`; use K, M, G (powers of 1024)"
+            ));
+        }
     };
-    n.checked_mul(factor).ok_or_else(|| format!("`{s}` is too large"))
+    n.checked_mul(factor)
+        .ok_or_else(|| format!("`{s}` is too large"))
 }
 
 impl VerifyArgs {
@@ -86,7 +93,10 @@ impl VerifyArgs {
                 if !settings.channels.contains(channel) {
                     return Err(Error::InvalidArg {
                         flag: "--channel",
-                        message: format!("`{channel}` is not one of the repository's channels ({})", settings.channels.join(", ")),
+                        message: format!(
+                            "`{channel}` is not one of the repository's channels ({})",
+                            settings.channels.join(", ")
+                        ),
                     });
                 }
                 let path = settings.manifest_path(channel);
@@ -104,14 +114,23 @@ impl VerifyArgs {
         let bytes = fsx::read_limited(&path, MAX_MANIFEST_BYTES, "a manifest")?;
         let rules = Rules {
             channels: &settings.channels,
-            folder: settings.folder_channel(&path).filter(|f| settings.channels.iter().any(|c| c == f)),
+            folder: settings
+                .folder_channel(&path)
+                .filter(|f| settings.channels.iter().any(|c| c == f)),
             strict_keys: ctx.strict_keys,
             ascii_only: settings.ascii_only,
             now: ctx.now,
         };
         let parsed = parse(&bytes, &rules);
         let items = self.items(ctx, &settings, &path, &parsed, &trusted);
-        let field = |key: &str| parsed.object.as_ref()?.get(key)?.as_str().map(str::to_owned);
+        let field = |key: &str| {
+            parsed
+                .object
+                .as_ref()?
+                .get(key)?
+                .as_str()
+                .map(str::to_owned)
+        };
         let report = Report::new(display(&path), field("channel"), field("build_id"), items);
         self.print(ctx, &report)?;
         let failed = report.items.iter().any(|i| i.status == Status::Fail);
@@ -125,7 +144,14 @@ impl VerifyArgs {
         })
     }
 
-    fn items(&self, ctx: &Ctx, settings: &Settings, path: &Path, parsed: &Parsed, trusted: &[PublicKey]) -> Vec<Item> {
+    fn items(
+        &self,
+        ctx: &Ctx,
+        settings: &Settings,
+        path: &Path,
+        parsed: &Parsed,
+        trusted: &[PublicKey],
+    ) -> Vec<Item> {
         let mut items = vec![schema_item(parsed)];
         let manifest = parsed.manifest.as_ref();
         let invalid = || "the manifest is invalid (item 1)".to_owned();
@@ -135,10 +161,16 @@ impl VerifyArgs {
         }
         match manifest {
             Some(m) if !self.offline => items.extend(self.download_items(ctx, settings, m)),
-            Some(_) => items.extend((3..=5).map(|n| Item::new(n, Status::Skip, "skipped: `--offline`"))),
+            Some(_) => {
+                items.extend((3..=5).map(|n| Item::new(n, Status::Skip, "skipped: `--offline`")))
+            }
             None => items.extend((3..=5).map(|n| Item::new(n, Status::Skip, invalid()))),
         }
-        items.push(signature_item(parsed, trusted, self.require_signature || settings.require_signature));
+        items.push(signature_item(
+            parsed,
+            trusted,
+            self.require_signature || settings.require_signature,
+        ));
         match manifest {
             Some(m) => {
                 items.push(self.downgrade_item(ctx, path, m, parsed));
@@ -159,7 +191,8 @@ impl VerifyArgs {
             let why = "OCI artifacts are not downloaded yet (no OCI support in this version)";
             return (3..=5).map(|n| Item::new(n, Status::Skip, why)).collect();
         }
-        ctx.printer.detail(&format!("downloading `{}`", m.artifact.url));
+        ctx.printer
+            .detail(&format!("downloading `{}`", m.artifact.url));
         let payload = match fetch::open(&m.artifact.url, &Retry::default()) {
             Ok(p) => p,
             Err(FetchError::Missing(why)) => {
@@ -181,7 +214,14 @@ impl VerifyArgs {
         if let Some(len) = payload.length.filter(|len| *len > self.max_size) {
             return vec![
                 exists,
-                Item::new(4, Status::Fail, format!("the asset is {len} bytes, more than `--max-size` {}", self.max_size)),
+                Item::new(
+                    4,
+                    Status::Fail,
+                    format!(
+                        "the asset is {len} bytes, more than `--max-size` {}",
+                        self.max_size
+                    ),
+                ),
                 skip("not downloaded (item 4)"),
             ];
         }
@@ -190,17 +230,24 @@ impl VerifyArgs {
             .then(|| inspect_tar_gz(&mut reader, expected_prefix(settings, m).as_deref()));
         let over_limit = reader.len() > self.max_size;
         let sha_item = match reader.finish() {
-            Ok((sha, len)) if sha == m.artifact.sha256 => {
-                Item::new(4, Status::Pass, format!("{len} bytes downloaded, sha256 {sha} as in the manifest"))
-            }
+            Ok((sha, len)) if sha == m.artifact.sha256 => Item::new(
+                4,
+                Status::Pass,
+                format!("{len} bytes downloaded, sha256 {sha} as in the manifest"),
+            ),
             Ok((sha, len)) => Item::new(
                 4,
                 Status::Fail,
-                format!("{len} bytes downloaded with sha256 {sha}, but `artifact.sha256` is {}", m.artifact.sha256),
+                format!(
+                    "{len} bytes downloaded with sha256 {sha}, but `artifact.sha256` is {}",
+                    m.artifact.sha256
+                ),
             ),
-            Err(e) if e.get_ref().is_some_and(|i| i.is::<crate::hash::TooLong>()) => {
-                Item::new(4, Status::Fail, format!("the download is larger than `--max-size` {}", self.max_size))
-            }
+            Err(e) if e.get_ref().is_some_and(|i| i.is::<crate::hash::TooLong>()) => Item::new(
+                4,
+                Status::Fail,
+                format!("the download is larger than `--max-size` {}", self.max_size),
+            ),
             Err(e) => Item::new(4, Status::Error, format!("the download broke off: {e}")),
         };
         let tar_item = match inspection {
@@ -212,16 +259,30 @@ impl VerifyArgs {
     }
 
     fn downgrade_item(&self, ctx: &Ctx, path: &Path, m: &Manifest, parsed: &Parsed) -> Item {
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         if !git::is_work_tree(dir) {
-            return Item::new(7, Status::Skip, "skipped: the manifest is not in a git work tree");
+            return Item::new(
+                7,
+                Status::Skip,
+                "skipped: the manifest is not in a git work tree",
+            );
         }
         let base = match &self.base {
             Some(base) => base.clone(),
-            None => match ["origin/main", "main"].into_iter().find(|r| git::verify_commit(dir, r).is_ok()) {
+            None => match ["origin/main", "main"]
+                .into_iter()
+                .find(|r| git::verify_commit(dir, r).is_ok())
+            {
                 Some(found) => found.to_owned(),
                 None => {
-                    return Item::new(7, Status::Skip, "skipped: neither `origin/main` nor `main` exists; pass `--base GITREF`");
+                    return Item::new(
+                        7,
+                        Status::Skip,
+                        "skipped: neither `origin/main` nor `main` exists; pass `--base GITREF`",
+                    );
                 }
             },
         };
@@ -230,7 +291,13 @@ impl VerifyArgs {
         }
         let old = match git::show_at(dir, &base, "manifest.json") {
             Ok(Some(bytes)) => bytes,
-            Ok(None) => return Item::new(7, Status::Pass, format!("the channel has no manifest at `{base}` yet")),
+            Ok(None) => {
+                return Item::new(
+                    7,
+                    Status::Pass,
+                    format!("the channel has no manifest at `{base}` yet"),
+                );
+            }
             Err(e) => return Item::new(7, Status::Fail, e.to_string()),
         };
         let lenient = Rules {
@@ -244,7 +311,11 @@ impl VerifyArgs {
         let channels = [m.channel.clone()];
         lenient.channels = &channels;
         let Some(old) = parse(&old, &lenient).manifest else {
-            return Item::new(7, Status::Fail, format!("the manifest at `{base}` is invalid, so a downgrade cannot be ruled out"));
+            return Item::new(
+                7,
+                Status::Fail,
+                format!("the manifest at `{base}` is invalid, so a downgrade cannot be ruled out"),
+            );
         };
         let problems: Vec<Finding> = lint::compare_with_base(m, &old, parsed);
         if let Some(first) = problems.first() {
@@ -253,16 +324,34 @@ impl VerifyArgs {
         if old.build_id == m.build_id {
             Item::new(7, Status::Pass, format!("same build as at `{base}`"))
         } else {
-            Item::new(7, Status::Pass, format!("`{}` is later than `{}` at `{base}`", m.build_id, old.build_id))
+            Item::new(
+                7,
+                Status::Pass,
+                format!(
+                    "`{}` is later than `{}` at `{base}`",
+                    m.build_id, old.build_id
+                ),
+            )
         }
     }
 
     fn order_item(&self, settings: &Settings, m: &Manifest) -> Item {
         let Some(index) = settings.channels.iter().position(|c| *c == m.channel) else {
-            return Item::new(8, Status::Skip, format!("`{}` is not in the promotion order", m.channel));
+            return Item::new(
+                8,
+                Status::Skip,
+                format!("`{}` is not in the promotion order", m.channel),
+            );
         };
         if index == 0 {
-            return Item::new(8, Status::Pass, format!("`{}` is the first channel of the promotion order", m.channel));
+            return Item::new(
+                8,
+                Status::Pass,
+                format!(
+                    "`{}` is the first channel of the promotion order",
+                    m.channel
+                ),
+            );
         }
         let previous = &settings.channels[index - 1];
         let previous_path = settings.manifest_path(previous);
@@ -270,34 +359,65 @@ impl VerifyArgs {
             && let Ok(object) = serde_json::from_slice::<serde_json::Value>(&bytes)
             && object.get("build_id").and_then(|v| v.as_str()) == Some(m.build_id.as_str())
         {
-            return Item::new(8, Status::Pass, format!("`{}` is on `{previous}`, the channel before `{}`", m.build_id, m.channel));
+            return Item::new(
+                8,
+                Status::Pass,
+                format!(
+                    "`{}` is on `{previous}`, the channel before `{}`",
+                    m.build_id, m.channel
+                ),
+            );
         }
-        let relative = previous_path.strip_prefix(&settings.root).unwrap_or(&previous_path);
+        let relative = previous_path
+            .strip_prefix(&settings.root)
+            .unwrap_or(&previous_path);
         let needle = format!("\"build_id\": \"{}\"", m.build_id);
         if git::is_work_tree(&settings.root)
             && let Ok(commits) = git::commits_touching(&settings.root, &needle, relative)
             && let Some(first) = commits.last()
         {
-            return Item::new(8, Status::Pass, format!("`{}` was published on `{previous}` (commit {first})", m.build_id));
+            return Item::new(
+                8,
+                Status::Pass,
+                format!(
+                    "`{}` was published on `{previous}` (commit {first})",
+                    m.build_id
+                ),
+            );
         }
-        let status = if self.strict_order { Status::Fail } else { Status::Warn };
+        let status = if self.strict_order {
+            Status::Fail
+        } else {
+            Status::Warn
+        };
         Item::new(
             8,
             status,
-            format!("`{}` was never on `{previous}`, the channel before `{}`; it skips the promotion order", m.build_id, m.channel),
+            format!(
+                "`{}` was never on `{previous}`, the channel before `{}`; it skips the promotion order",
+                m.build_id, m.channel
+            ),
         )
     }
 
     fn print(&self, ctx: &Ctx, report: &Report) -> Result<()> {
         match self.format {
-            VerifyFormat::Json => ctx.printer.data(&serde_json::to_string_pretty(report).unwrap_or_default()),
+            VerifyFormat::Json => ctx
+                .printer
+                .data(&serde_json::to_string_pretty(report).unwrap_or_default()),
             VerifyFormat::Markdown => ctx.printer.data(&report.markdown()),
             VerifyFormat::Github => {
                 for line in github::checklist_annotations(report) {
                     ctx.printer.data(&line);
                 }
-                if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty()) {
-                    let text = format!("### otactl verify `{}`\n\n{}\n", report.manifest, report.markdown());
+                if let Some(summary) =
+                    std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty())
+                {
+                    let text = format!(
+                        "### otactl verify `{}`\n\n{}\n",
+                        report.manifest,
+                        report.markdown()
+                    );
                     fsx::append(Path::new(&summary), text.as_bytes())?;
                 }
             }
@@ -321,9 +441,14 @@ impl VerifyArgs {
             .map(|i| i.number.to_string())
             .collect();
         if failed.is_empty() {
-            ctx.printer.status(&format!("checklist passed for `{}`", report.manifest));
+            ctx.printer
+                .status(&format!("checklist passed for `{}`", report.manifest));
         } else {
-            ctx.printer.status(&format!("checklist failed for `{}`: item {}", report.manifest, failed.join(", ")));
+            ctx.printer.status(&format!(
+                "checklist failed for `{}`: item {}",
+                report.manifest,
+                failed.join(", ")
+            ));
         }
         Ok(())
     }
@@ -333,16 +458,32 @@ fn schema_item(parsed: &Parsed) -> Item {
     let errors: Vec<&Finding> = parsed.findings.iter().filter(|f| f.is_error()).collect();
     let warnings = parsed.findings.len() - errors.len();
     if let Some(first) = errors.first() {
-        let more = if errors.len() > 1 { format!(" (and {} more; run `otactl lint`)", errors.len() - 1) } else { String::new() };
-        let line = first.line.map(|l| format!("line {l}: ")).unwrap_or_default();
+        let more = if errors.len() > 1 {
+            format!(" (and {} more; run `otactl lint`)", errors.len() - 1)
+        } else {
+            String::new()
+        };
+        let line = first
+            .line
+            .map(|l| format!("line {l}: "))
+            .unwrap_or_default();
         return Item::new(1, Status::Fail, format!("{line}{}{more}", first.message));
     }
     match (&parsed.manifest, warnings) {
-        (Some(m), 0) => Item::new(1, Status::Pass, format!("valid, strict keys, channel `{}`", m.channel)),
+        (Some(m), 0) => Item::new(
+            1,
+            Status::Pass,
+            format!("valid, strict keys, channel `{}`", m.channel),
+        ),
         (Some(m), n) => Item::new(
             1,
             Status::Warn,
-            format!("valid, channel `{}`, with {n} warning{}: {}", m.channel, if n == 1 { "" } else { "s" }, parsed.findings[0].message),
+            format!(
+                "valid, channel `{}`, with {n} warning{}: {}",
+                m.channel,
+                if n == 1 { "" } else { "s" },
+                parsed.findings[0].message
+            ),
         ),
         (None, _) => Item::new(1, Status::Fail, "the manifest could not be read"),
     }
@@ -350,7 +491,8 @@ fn schema_item(parsed: &Parsed) -> Item {
 
 fn signature_item(parsed: &Parsed, trusted: &[PublicKey], require: bool) -> Item {
     let mut findings = Vec::new();
-    let signer = lint::check_signature(parsed, &SignaturePolicy { trusted, require }, &mut findings);
+    let signer =
+        lint::check_signature(parsed, &SignaturePolicy { trusted, require }, &mut findings);
     if let Some(error) = findings.iter().find(|f| f.is_error()) {
         return Item::new(6, Status::Fail, error.message.clone());
     }
@@ -358,27 +500,54 @@ fn signature_item(parsed: &Parsed, trusted: &[PublicKey], require: bool) -> Item
         return Item::new(6, Status::Warn, warning.message.clone());
     }
     match signer {
-        Some(key) => Item::new(6, Status::Pass, format!("valid signature by trusted key {key}")),
-        None => Item::new(6, Status::Skip, "not signed, and signatures are not required"),
+        Some(key) => Item::new(
+            6,
+            Status::Pass,
+            format!("valid signature by trusted key {key}"),
+        ),
+        None => Item::new(
+            6,
+            Status::Skip,
+            "not signed, and signatures are not required",
+        ),
     }
 }
 
 /// `NAME-BUILD_ID/`: NAME from the asset name `NAME-src-<build_id>.tar.gz`, else `name`.
 fn expected_prefix(settings: &Settings, m: &Manifest) -> Option<String> {
-    let file = m.artifact.url.rsplit('/').next().unwrap_or_default().split('?').next().unwrap_or_default();
+    let file = m
+        .artifact
+        .url
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .split('?')
+        .next()
+        .unwrap_or_default();
     let suffix = format!("-src-{}.tar.gz", m.build_id);
-    let name = file.strip_suffix(&suffix).map(str::to_owned).or_else(|| settings.name.clone())?;
+    let name = file
+        .strip_suffix(&suffix)
+        .map(str::to_owned)
+        .or_else(|| settings.name.clone())?;
     Some(format!("{name}-{}/", m.build_id))
 }
 
 fn tarball_item(found: &crate::inspect::Inspection, build_id: &BuildId) -> Item {
     if let Some(first) = found.problems.first() {
-        let more = if found.problems.len() > 1 { format!(" (and {} more)", found.problems.len() - 1) } else { String::new() };
+        let more = if found.problems.len() > 1 {
+            format!(" (and {} more)", found.problems.len() - 1)
+        } else {
+            String::new()
+        };
         return Item::new(5, Status::Fail, format!("{first}{more}"));
     }
     let top = found.top.clone().unwrap_or_default();
     if !top.ends_with(&format!("-{build_id}/")) {
-        return Item::new(5, Status::Fail, format!("the entries are under `{top}`, not `NAME-{build_id}/`"));
+        return Item::new(
+            5,
+            Status::Fail,
+            format!("the entries are under `{top}`, not `NAME-{build_id}/`"),
+        );
     }
     match &found.commit {
         Some(commit) if commit.starts_with(build_id.sha()) => Item::new(
@@ -389,8 +558,15 @@ fn tarball_item(found: &crate::inspect::Inspection, build_id: &BuildId) -> Item 
         Some(commit) => Item::new(
             5,
             Status::Fail,
-            format!("the tarball was made from commit {commit}, not from `{}` of the build id", build_id.sha()),
+            format!(
+                "the tarball was made from commit {commit}, not from `{}` of the build id",
+                build_id.sha()
+            ),
         ),
-        None => Item::new(5, Status::Fail, "the tarball has no pax header with a commit id (not made by `git archive` of a commit)"),
+        None => Item::new(
+            5,
+            Status::Fail,
+            "the tarball has no pax header with a commit id (not made by `git archive` of a commit)",
+        ),
     }
 }

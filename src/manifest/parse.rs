@@ -998,7 +998,10 @@ mod tests {
         // Python's b64decode ignores the 4 spare bits of the last character, so 16
         // spellings would carry one signature; otactl accepts only the canonical one.
         let spare_bits = "A".repeat(85) + "B==";
-        let e = errors(&replace("\"notes\"", &format!("\"signature\": \"{spare_bits}\",\n  \"notes\"")));
+        let e = errors(&replace(
+            "\"notes\"",
+            &format!("\"signature\": \"{spare_bits}\",\n  \"notes\""),
+        ));
         assert!(e[0].1.contains("not standard base64"), "{e:?}");
         let p = check(&replace("\"notes\"", "\"signature\": \"\",\n  \"notes\""));
         assert!(p.manifest.unwrap().signature.is_none());

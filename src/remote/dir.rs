@@ -33,23 +33,45 @@ pub fn build_id_from_file_name(name: &str) -> Option<BuildId> {
 }
 
 /// Copies `file` to `root/<build_id>/<name>` and returns its URL.
-pub fn publish(file: &Path, build_id: &BuildId, root: &Path, base_url: Option<&str>) -> Result<Published> {
+pub fn publish(
+    file: &Path,
+    build_id: &BuildId,
+    root: &Path,
+    base_url: Option<&str>,
+) -> Result<Published> {
     let name = file
         .file_name()
         .and_then(|n| n.to_str())
-        .ok_or_else(|| Error::InvalidArg { flag: "FILE", message: format!("`{}` has no usable file name", file.display()) })?;
+        .ok_or_else(|| Error::InvalidArg {
+            flag: "FILE",
+            message: format!("`{}` has no usable file name", file.display()),
+        })?;
     fsx::create_dir_all(&root.join(build_id.as_str()))?;
-    let folder = std::fs::canonicalize(root.join(build_id.as_str()))
-        .map_err(|source| Error::Read { path: root.to_owned(), source })?;
+    let folder =
+        std::fs::canonicalize(root.join(build_id.as_str())).map_err(|source| Error::Read {
+            path: root.to_owned(),
+            source,
+        })?;
     let dest = folder.join(name);
     let url = url_for(&dest, build_id, name, base_url)?;
     if fsx::exists(&dest) {
         return already_there(file, &dest, url);
     }
-    let write_err = |source| Error::Write { path: dest.clone(), source };
-    let read_err = |source| Error::Read { path: file.to_owned(), source };
-    let tmp = tempfile::Builder::new().prefix(".otactl-").suffix(".tmp").tempfile_in(&folder).map_err(write_err)?;
-    let mut writer = HashingWriter::new(std::io::BufWriter::with_capacity(256 * 1024, tmp.as_file()));
+    let write_err = |source| Error::Write {
+        path: dest.clone(),
+        source,
+    };
+    let read_err = |source| Error::Read {
+        path: file.to_owned(),
+        source,
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(".otactl-")
+        .suffix(".tmp")
+        .tempfile_in(&folder)
+        .map_err(write_err)?;
+    let mut writer =
+        HashingWriter::new(std::io::BufWriter::with_capacity(256 * 1024, tmp.as_file()));
     let mut input = std::fs::File::open(file).map_err(read_err)?;
     std::io::copy(&mut input, &mut writer).map_err(read_err)?;
     writer.flush().map_err(write_err)?;
@@ -58,11 +80,19 @@ pub fn publish(file: &Path, build_id: &BuildId, root: &Path, base_url: Option<&s
     match tmp.persist_noclobber(&dest) {
         Ok(_) => {}
         // Someone else published it meanwhile: compare with theirs.
-        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => return already_there(file, &dest, url),
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+            return already_there(file, &dest, url);
+        }
         Err(e) => return Err(write_err(e.error)),
     }
     fsx::sync_dir(&folder);
-    Ok(Published { url, path: dest, sha256, size, already_present: false })
+    Ok(Published {
+        url,
+        path: dest,
+        sha256,
+        size,
+        already_present: false,
+    })
 }
 
 fn already_there(file: &Path, dest: &Path, url: String) -> Result<Published> {
@@ -75,26 +105,44 @@ fn already_there(file: &Path, dest: &Path, url: String) -> Result<Published> {
             new,
         });
     }
-    Ok(Published { url, path: dest.to_owned(), sha256: existing, size, already_present: true })
+    Ok(Published {
+        url,
+        path: dest.to_owned(),
+        sha256: existing,
+        size,
+        already_present: true,
+    })
 }
 
 fn url_for(dest: &Path, build_id: &BuildId, name: &str, base_url: Option<&str>) -> Result<String> {
     match base_url {
         Some(base) => {
-            let mut url = url::Url::parse(base.trim_end_matches('/'))
-                .map_err(|e| Error::InvalidArg { flag: "--base-url", message: format!("`{base}` is not a URL: {e}") })?;
+            let mut url =
+                url::Url::parse(base.trim_end_matches('/')).map_err(|e| Error::InvalidArg {
+                    flag: "--base-url",
+                    message: format!("`{base}` is not a URL: {e}"),
+                })?;
             url.path_segments_mut()
-                .map_err(|()| Error::InvalidArg { flag: "--base-url", message: format!("`{base}` cannot hold a path") })?
+                .map_err(|()| Error::InvalidArg {
+                    flag: "--base-url",
+                    message: format!("`{base}` cannot hold a path"),
+                })?
                 .pop_if_empty()
                 .push(build_id.as_str())
                 .push(name);
             Ok(url.to_string())
         }
         None => {
-            let abs = std::path::absolute(dest).map_err(|source| Error::Read { path: dest.to_owned(), source })?;
+            let abs = std::path::absolute(dest).map_err(|source| Error::Read {
+                path: dest.to_owned(),
+                source,
+            })?;
             url::Url::from_file_path(&abs)
                 .map(|u| u.to_string())
-                .map_err(|()| Error::InvalidArg { flag: "--path", message: format!("`{}` cannot be a file:// URL", abs.display()) })
+                .map_err(|()| Error::InvalidArg {
+                    flag: "--path",
+                    message: format!("`{}` cannot be a file:// URL", abs.display()),
+                })
         }
     }
 }
@@ -106,7 +154,9 @@ mod tests {
     #[test]
     fn build_id_from_names() {
         assert_eq!(
-            build_id_from_file_name("evse-src-20260115-1614-9121078.tar.gz").unwrap().as_str(),
+            build_id_from_file_name("evse-src-20260115-1614-9121078.tar.gz")
+                .unwrap()
+                .as_str(),
             "20260115-1614-9121078"
         );
         assert!(build_id_from_file_name("firmware.bin").is_none());
@@ -116,9 +166,24 @@ mod tests {
     #[test]
     fn urls() {
         let id: BuildId = "20260115-1614-9121078".parse().unwrap();
-        let url = url_for(Path::new("/x"), &id, "a b.bin", Some("https://ota.example.com/releases/")).unwrap();
-        assert_eq!(url, "https://ota.example.com/releases/20260115-1614-9121078/a%20b.bin");
-        let url = url_for(Path::new("/srv/ota/20260115-1614-9121078/f.bin"), &id, "f.bin", None).unwrap();
+        let url = url_for(
+            Path::new("/x"),
+            &id,
+            "a b.bin",
+            Some("https://ota.example.com/releases/"),
+        )
+        .unwrap();
+        assert_eq!(
+            url,
+            "https://ota.example.com/releases/20260115-1614-9121078/a%20b.bin"
+        );
+        let url = url_for(
+            Path::new("/srv/ota/20260115-1614-9121078/f.bin"),
+            &id,
+            "f.bin",
+            None,
+        )
+        .unwrap();
         assert_eq!(url, "file:///srv/ota/20260115-1614-9121078/f.bin");
     }
 }

@@ -33,27 +33,38 @@ pub struct Retry {
 
 impl Default for Retry {
     fn default() -> Self {
-        Retry { attempts: 4, backoff: Duration::from_millis(200) }
+        Retry {
+            attempts: 4,
+            backoff: Duration::from_millis(200),
+        }
     }
 }
 
 /// Opens `url` for reading.
 pub fn open(url: &str, retry: &Retry) -> Result<Payload, FetchError> {
-    let parsed = url::Url::parse(url).map_err(|e| FetchError::Missing(format!("`{url}` is not a URL: {e}")))?;
+    let parsed = url::Url::parse(url)
+        .map_err(|e| FetchError::Missing(format!("`{url}` is not a URL: {e}")))?;
     match parsed.scheme() {
         "file" => {
             let path = parsed
                 .to_file_path()
                 .map_err(|()| FetchError::Missing(format!("`{url}` names no local file")))?;
             let file = std::fs::File::open(&path).map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => FetchError::Missing(format!("`{}` does not exist", path.display())),
+                std::io::ErrorKind::NotFound => {
+                    FetchError::Missing(format!("`{}` does not exist", path.display()))
+                }
                 _ => FetchError::Missing(format!("cannot read `{}`: {e}", path.display())),
             })?;
             let length = file.metadata().ok().map(|m| m.len());
-            Ok(Payload { reader: Box::new(file), length })
+            Ok(Payload {
+                reader: Box::new(file),
+                length,
+            })
         }
         "http" | "https" => get(url, retry),
-        other => Err(FetchError::Missing(format!("`{other}://` URLs cannot be downloaded"))),
+        other => Err(FetchError::Missing(format!(
+            "`{other}://` URLs cannot be downloaded"
+        ))),
     }
 }
 
@@ -72,13 +83,17 @@ fn get(url: &str, retry: &Retry) -> Result<Payload, FetchError> {
                 let status = response.status();
                 if status.is_success() {
                     let length = response.content_length();
-                    return Ok(Payload { reader: Box::new(response), length });
+                    return Ok(Payload {
+                        reader: Box::new(response),
+                        length,
+                    });
                 }
                 if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
                     return Err(FetchError::Missing(format!("the server answered {status}")));
                 }
                 last = format!("the server answered {status}");
-                let transient = status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS;
+                let transient =
+                    status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS;
                 if !transient {
                     return Err(FetchError::Remote(last));
                 }
@@ -93,11 +108,18 @@ fn get(url: &str, retry: &Retry) -> Result<Payload, FetchError> {
             pause *= 2;
         }
     }
-    Err(FetchError::Remote(format!("{last} (after {} attempts)", retry.attempts.max(1))))
+    Err(FetchError::Remote(format!(
+        "{last} (after {} attempts)",
+        retry.attempts.max(1)
+    )))
 }
 
 fn retry_after(response: &reqwest::blocking::Response) -> Option<Duration> {
-    let value = response.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    let value = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?;
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 

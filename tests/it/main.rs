@@ -8,4 +8,5 @@ mod help;
 mod key;
 mod lint;
 mod manifest;
+mod tar;
 mod vectors;
