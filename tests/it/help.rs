@@ -41,5 +41,8 @@ fn usage_errors_exit_2() {
 fn version() {
     let ctx = TestContext::new();
     let out = ctx.otactl().arg("--version").output().unwrap();
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("otactl {}\n", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("otactl {}\n", env!("CARGO_PKG_VERSION"))
+    );
 }

@@ -46,9 +46,18 @@ fn canonical_bytes_equal_pythons() {
     let vectors = vectors();
     assert!(vectors.cases.len() >= 13);
     for case in &vectors.cases {
-        assert!(case.securesystemslib_equal, "{}: Python's two canonical forms differ", case.name);
+        assert!(
+            case.securesystemslib_equal,
+            "{}: Python's two canonical forms differ",
+            case.name
+        );
         let ours = otactl::manifest::canonical::signed_bytes(&object(&case.manifest_text)).unwrap();
-        assert_eq!(String::from_utf8(ours).unwrap(), case.canonical, "{}", case.name);
+        assert_eq!(
+            String::from_utf8(ours).unwrap(),
+            case.canonical,
+            "{}",
+            case.name
+        );
     }
 }
 
@@ -110,10 +119,17 @@ fn otactl_signs_what_python_signed() {
     // Strip the signature from a Python-signed vector, sign it with otactl and the
     // same key: the file otactl writes carries Python's signature.
     let ctx = TestContext::new();
-    let case = vectors().cases.into_iter().find(|c| c.name == "turkish-notes-nfc").unwrap();
+    let case = vectors()
+        .cases
+        .into_iter()
+        .find(|c| c.name == "turkish-notes-nfc")
+        .unwrap();
     let mut obj = object(&case.manifest_text);
     let python_signature = obj.remove("signature").unwrap();
-    let file = ctx.write("channels/stable/manifest.json", serde_json::to_string_pretty(&obj).unwrap() + "\n");
+    let file = ctx.write(
+        "channels/stable/manifest.json",
+        serde_json::to_string_pretty(&obj).unwrap() + "\n",
+    );
     let out = ctx
         .otactl()
         .args(["manifest", "sign"])
@@ -125,5 +141,8 @@ fn otactl_signs_what_python_signed() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let signed = object(&ctx.read("channels/stable/manifest.json"));
     assert_eq!(signed["signature"], python_signature);
-    assert_eq!(ctx.read("channels/stable/manifest.json"), case.manifest_text);
+    assert_eq!(
+        ctx.read("channels/stable/manifest.json"),
+        case.manifest_text
+    );
 }
