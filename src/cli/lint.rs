@@ -237,21 +237,35 @@ fn check_files(
         report.findings.extend(extra);
         report
     };
+    // A bug must never hide other files' problems: a panic on one file becomes an
+    // error on that file.
+    let guarded = |path: &PathBuf| -> FileReport {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| one(path))).unwrap_or_else(|_| {
+            FileReport::failed(
+                display(path),
+                "internal error while checking this file (a bug in otactl; please report it)"
+                    .to_owned(),
+            )
+        })
+    };
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)
         .min(files.len().max(1));
     if threads <= 1 || files.len() < 64 {
-        return files.iter().map(one).collect();
+        return files.iter().map(guarded).collect();
     }
     let chunk = files.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let handles: Vec<_> = files
             .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+            .map(|part| scope.spawn(move || part.iter().map(guarded).collect::<Vec<_>>()))
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
             .collect()
     })
 }

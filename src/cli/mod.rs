@@ -146,8 +146,10 @@ pub(crate) fn display(path: &Path) -> String {
 }
 
 fn display_path(path: &Path) -> PathBuf {
-    let cwd = std::env::current_dir().unwrap_or_default();
-    path.strip_prefix(&cwd)
+    // The working folder is fixed once `-C` is applied; ask the OS once.
+    static CWD: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let cwd = CWD.get_or_init(|| std::env::current_dir().unwrap_or_default());
+    path.strip_prefix(cwd)
         .map_or_else(|_| path.to_owned(), Path::to_owned)
 }
 

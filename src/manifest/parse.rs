@@ -583,11 +583,13 @@ fn describe_hex(s: &str) -> String {
 pub fn check_created_utc(s: &str) -> Result<OffsetDateTime, String> {
     let format =
         time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    if s.len() > 19 && s.as_bytes()[19] == b'.' {
+    // Byte positions: the value may hold any text, so never slice it.
+    let at19 = s.as_bytes().get(19).copied();
+    if at19 == Some(b'.') {
         return Err("has a fraction of a second".into());
     }
     if s.len() >= 19 && !s.ends_with('Z') {
-        return Err(if s[19..].starts_with(['+', '-']) {
+        return Err(if matches!(at19, Some(b'+' | b'-')) {
             "has a UTC offset instead of `Z`".into()
         } else {
             "does not end with `Z`".into()
@@ -607,6 +609,16 @@ pub fn check_url(s: &str, kind: Option<ArtifactKind>) -> Result<(), String> {
         return Err("contains white space".into());
     }
     let url = url::Url::parse(s).map_err(|e| format!("`{s}` is not a URL: {e}"))?;
+    // A device's URL library must read the same URL: accept only the normalised
+    // spelling (`https:host/x`, backslashes, `127.1`, upper-case hosts are refused).
+    if !s.starts_with(&format!("{}://", url.scheme()))
+        || (url.scheme() != "oci" && url.as_str() != s)
+    {
+        return Err(format!(
+            "`{s}` is not in normalised form; write it as `{}`",
+            url.as_str()
+        ));
+    }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(
             "must not carry a user name or password; use a token or registry credentials instead"
@@ -893,6 +905,8 @@ mod tests {
             ),
             ("2026-02-30T13:55:03Z", "is not a real date and time"),
             ("2026-01-15 13:55:03Z", "is not a real date and time"),
+            ("2026-01-15T13:55:0ş", "does not end with `Z`"),
+            ("2026-01-15T13:55:0şZ", "is not in the required form"),
         ] {
             let e = errors(&replace("2026-01-15T13:55:03Z", bad));
             assert_eq!(e.len(), 1, "{bad}");
@@ -973,6 +987,24 @@ mod tests {
         assert!(check_url("https://a.example/x", Some(ArtifactKind::Oci)).is_err());
         assert!(check_url("oci://r.example/esp32:1.0.0", Some(ArtifactKind::Firmware)).is_err());
         assert!(check_url(" https://a.example/x", None).is_err());
+        assert!(
+            check_url("https:ota.example.com/a", None)
+                .unwrap_err()
+                .contains("normalised")
+        );
+        assert!(check_url("https:///a", None).is_err());
+        assert!(check_url("https://ota.example.com\\a", None).is_err());
+        assert!(
+            check_url("http://127.1/a", None)
+                .unwrap_err()
+                .contains("normalised")
+        );
+        assert!(
+            check_url("https://OTA.example.com/a", None)
+                .unwrap_err()
+                .contains("normalised")
+        );
+        assert!(check_url("oci:ş", None).is_err());
     }
 
     #[test]

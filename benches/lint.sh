@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# Benchmark: `otactl lint` over COUNT signed manifests, side by side with a Python
+# verifier doing the same checks (benches/py_lint.py: json + cryptography), in one
+# process and on every core (--jobs $(nproc)).
+#
+#   bash benches/lint.sh [COUNT]          # default 10000
+#
+# Goal (issue): otactl ≤ 0.5 s wall for 10,000 manifests on a 2-core machine, and
+# at least 20x faster than the Python verifier.
+#
+# Steps: print the machine; build otactl (release, --locked); generate the data sets
+# under benches/data/ (only when missing, of another size, or older than the
+# generator); sanity check that both linters agree (zero errors on the clean set,
+# the same failing files on a set with 25 bad manifests); measure with hyperfine
+# (warmup 2, at least 10 runs, markdown in benches/data/lint.md); report the peak RSS
+# of one otactl run (and one Python run) with /usr/bin/time -v.
+#
+# Needs: cargo, python3 with `cryptography`; installs hyperfine and time with
+# apt-get when missing (as root, or through sudo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+COUNT="${1:-10000}"
+BAD=25
+case "$COUNT" in '' | *[!0-9]*) echo "usage: bash benches/lint.sh [COUNT]" >&2; exit 2 ;; esac
+if [ "$COUNT" -lt "$BAD" ]; then echo "lint.sh: COUNT must be at least $BAD" >&2; exit 2; fi
+
+DATA=benches/data/lint-clean
+BADDATA=benches/data/lint-bad
+OTACTL=target/release/otactl
+JOBS=$(nproc)
+MD=benches/data/lint.md
+JSON=benches/data/lint.json
+
+say() { printf '\n== %s\n' "$*" >&2; }
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_install() { # PACKAGE
+    if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null 2>&1; then
+        as_root apt-get update -qq >/dev/null
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
+    fi
+}
+
+command -v hyperfine >/dev/null 2>&1 || { echo "lint.sh: installing hyperfine" >&2; apt_install hyperfine; }
+[ -x /usr/bin/time ] || { echo "lint.sh: installing time" >&2; apt_install time; }
+mkdir -p benches/data
+
+# ---------------------------------------------------------------- the machine
+say "machine"
+{
+    echo "nproc:        $(nproc)"
+    echo "cpu:          $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+    echo "memory:       $(awk '/^MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+    echo "kernel:       $(uname -sr)"
+    echo "rustc:        $(rustc --version)"
+    echo "python:       $(python3 --version 2>&1)"
+    echo "cryptography: $(python3 -c 'import cryptography; print(cryptography.__version__)')"
+    echo "openssl:      $(python3 -c 'from cryptography.hazmat.backends.openssl.backend import backend; print(backend.openssl_version_text())')"
+    echo "hyperfine:    $(hyperfine --version)"
+    echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine makes the numbers noisy)"
+} | tee benches/data/machine.txt >&2
+
+# ------------------------------------------------------------------ build
+say "build"
+cargo build --release --locked >&2
+
+# ------------------------------------------------------------------ data
+generate() { # DIR BAD
+    local dir="$1" bad="$2" stamp="$1/gen.json"
+    if [ -f "$stamp" ] && [ "$stamp" -nt benches/gen_manifests.py ] &&
+        python3 -c 'import json,sys; g=json.load(open(sys.argv[1])); sys.exit(0 if (g["count"], g["bad"]) == (int(sys.argv[2]), int(sys.argv[3])) else 1)' \
+            "$stamp" "$COUNT" "$bad"; then
+        echo "$dir: $COUNT manifests ($bad bad), up to date" >&2
+    else
+        python3 benches/gen_manifests.py "$dir" --count "$COUNT" --bad "$bad"
+    fi
+}
+say "data"
+generate "$DATA" 0
+generate "$BADDATA" "$BAD"
+echo "data set: $(du -sh "$DATA" | cut -f1) on disk, $(find "$DATA/m" -name manifest.json | wc -l) manifest.json files" >&2
+
+# ------------------------------------------------------------ sanity check
+say "sanity check: both linters agree"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/otactl-bench.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+# lint_both DIR: runs both linters with their verdicts in $tmp; prints their exit codes.
+lint_both() {
+    local dir="$1" rc_o=0 rc_p=0
+    "$OTACTL" -C "$dir" lint m --format json >"$tmp/otactl.json" 2>"$tmp/otactl.err" || rc_o=$?
+    python3 benches/py_lint.py "$dir" m >"$tmp/py.txt" 2>"$tmp/py.err" || rc_p=$?
+    echo "  otactl (exit $rc_o): $(tail -n1 "$tmp/otactl.err")" >&2
+    echo "  py_lint (exit $rc_p): $(tail -n1 "$tmp/py.err")" >&2
+    echo "$rc_o $rc_p"
+}
+
+# compare DIR EXPECTED_FAILING: the failing files of both linters (and of gen.json).
+compare() {
+    python3 - "$1" "$2" "$tmp/otactl.json" "$tmp/py.txt" <<'PY'
+import json, sys
+data, expected, o_path, p_path = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+report = json.load(open(o_path))
+o_fail = {f["path"]: [x["message"] for x in f["findings"] if x["severity"] == "error"] for f in report["files"]}
+o_fail = {p: m for p, m in o_fail.items() if m}
+p_fail = {}
+for line in open(p_path):
+    path, _, rest = line.rstrip("\n").partition(": ")
+    p_fail[path] = rest
+gen = json.load(open(data + "/gen.json"))
+made = {b["path"]: b["kind"] for b in gen["bad_files"]}
+p_err = sum(int(r.split(" ", 1)[0]) for r in p_fail.values())
+print("  failing files: otactl %d, py_lint %d, generated bad %d (expected %d); errors: otactl %d, py_lint %d"
+      % (len(o_fail), len(p_fail), len(made), expected, report["errors"], p_err), file=sys.stderr)
+ok = len(o_fail) == len(p_fail) == len(made) == expected and set(o_fail) == set(p_fail) == set(made)
+for path in sorted(set(o_fail) | set(p_fail) | set(made)):
+    if path in o_fail and path in p_fail and path in made:
+        continue
+    print("  MISMATCH %s (generated as %s)\n    otactl:  %s\n    py_lint: %s"
+          % (path, made.get(path, "good"), o_fail.get(path, "ok"), p_fail.get(path, "ok")), file=sys.stderr)
+# Same verdict, different number of errors: an extra consequence reported by one side.
+for path in sorted(set(o_fail) & set(p_fail)):
+    n = int(p_fail[path].split(" ", 1)[0])
+    if n != len(o_fail[path]):
+        print("  note: %s (%s): otactl %d errors, py_lint %d\n    otactl:  %s\n    py_lint: %s"
+              % (path, made.get(path), len(o_fail[path]), n, "; ".join(o_fail[path]), p_fail[path]), file=sys.stderr)
+sys.exit(0 if ok else 1)
+PY
+}
+
+read -r rc_o rc_p < <(lint_both "$DATA")
+clean_ok=1
+[ "$rc_o" = 0 ] && [ "$rc_p" = 0 ] || clean_ok=0
+compare "$DATA" 0 || clean_ok=0
+read -r rc_o rc_p < <(lint_both "$BADDATA")
+bad_ok=1
+[ "$rc_o" = 1 ] && [ "$rc_p" = 1 ] || bad_ok=0
+compare "$BADDATA" "$BAD" || bad_ok=0
+python3 benches/py_lint.py "$BADDATA" m --jobs "$JOBS" >"$tmp/py-jobs.txt" 2>/dev/null || true
+if cmp -s "$tmp/py.txt" "$tmp/py-jobs.txt"; then
+    echo "  py_lint --jobs $JOBS: the same output as one process" >&2
+else
+    echo "  MISMATCH: py_lint --jobs $JOBS reports otherwise than one process" >&2
+    bad_ok=0
+fi
+if [ "$clean_ok" = 1 ] && [ "$bad_ok" = 1 ]; then
+    echo "  sanity check passed: 0 errors on the clean set; the same $BAD failing files on the bad set" >&2
+else
+    echo "lint.sh: the sanity check failed (see MISMATCH above); not measuring" >&2
+    exit 1
+fi
+
+# ------------------------------------------------------------------ measure
+say "measure: $COUNT manifests, warmup 2, at least 10 runs (load average now $(cut -d' ' -f1-3 /proc/loadavg))"
+hyperfine --shell=none --warmup 2 --min-runs 10 \
+    --export-markdown "$MD" --export-json "$JSON" \
+    --command-name "otactl lint" "$OTACTL -C $DATA lint m" \
+    --command-name "py_lint (1 process)" "python3 benches/py_lint.py $DATA m" \
+    --command-name "py_lint (--jobs $JOBS)" "python3 benches/py_lint.py $DATA m --jobs $JOBS" >&2
+
+say "peak memory (one run each, /usr/bin/time -v)"
+rss() { /usr/bin/time -v "$@" 2>&1 >/dev/null | awk -F': ' '/Maximum resident set size/ {print $2}'; }
+rss_o=$(rss "$OTACTL" -C "$DATA" lint m)
+rss_p=$(rss python3 benches/py_lint.py "$DATA" m)
+echo "  otactl lint:         ${rss_o} KiB peak RSS" >&2
+echo "  py_lint (1 process): ${rss_p} KiB peak RSS" >&2
+
+say "result"
+python3 - "$JSON" "$COUNT" "$rss_o" <<'PY'
+import json, sys
+results = json.load(open(sys.argv[1]))["results"]
+count, rss = int(sys.argv[2]), int(sys.argv[3])
+o = results[0]
+goal_s = 0.5 * count / 10000
+print("otactl lint: mean %.3f s ± %.3f (min %.3f, median %.3f) for %d manifests = %.1f µs/manifest; peak RSS %.1f MiB"
+      % (o["mean"], o["stddev"], o["min"], o["median"], count, o["mean"] / count * 1e6, rss / 1024))
+print("  goal ≤ %.2f s wall: %s" % (goal_s, "met" if o["mean"] <= goal_s else "NOT met (mean %.3f s)" % o["mean"]))
+for r in results[1:]:
+    ratio = r["mean"] / o["mean"]
+    print("  vs %-22s mean %.3f s: otactl is %.1fx faster (goal ≥ 20x: %s)"
+          % (r["command"], r["mean"], ratio, "met" if ratio >= 20 else "NOT met"))
+PY
+{
+    echo
+    echo "$COUNT manifests; commands (run from the repository root, hyperfine --shell=none --warmup 2 --min-runs 10):"
+    echo
+    echo "- otactl lint: \`$OTACTL -C $DATA lint m\`"
+    echo "- py_lint (1 process): \`python3 benches/py_lint.py $DATA m\`"
+    echo "- py_lint (--jobs $JOBS): \`python3 benches/py_lint.py $DATA m --jobs $JOBS\`"
+    echo
+    echo "Peak RSS (/usr/bin/time -v, one run): otactl ${rss_o} KiB, py_lint (1 process) ${rss_p} KiB."
+    echo
+    echo '```'
+    cat benches/data/machine.txt
+    echo '```'
+} >>"$MD"
+echo "markdown: $MD" >&2
+cat "$MD"
