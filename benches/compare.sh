@@ -35,8 +35,20 @@ md="$data/compare.md"
     echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee -a "$md" >&2
 
-peak_rss() { # COMMAND... → prints the peak RSS in KiB
+peak_rss() { # COMMAND... → the peak RSS in KiB of the command and its children, the largest
     /usr/bin/time -f '%M' "$@" 2>&1 >/dev/null | tail -1
+}
+
+own_peak_rss() { # COMMAND... → the peak RSS in KiB of that process alone (VmHWM, sampled)
+    "$@" >/dev/null 2>&1 &
+    local pid=$! hwm=0 v
+    while kill -0 "$pid" 2>/dev/null; do
+        v=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+        [ -n "$v" ] && hwm=$v
+        sleep 0.02
+    done
+    wait "$pid"
+    echo "$hwm"
 }
 
 bench_tar() {
@@ -66,8 +78,7 @@ bench_tar() {
     hyperfine --warmup 1 --runs 10 --export-markdown "$data/tar.md" \
         -n "otactl tar" "$tar_cmd" -n "git archive --format=tar.gz" "$git_cmd" >&2
     cat "$data/tar.md" >> "$md"
-    echo "tar: peak RSS otactl $(peak_rss "$otactl" tar --source "$repo" --name bench --allow-secret "*" -o "$ours") KiB (the largest of otactl and its git child), git archive $(peak_rss git -C "$repo" archive --format=tar.gz --prefix="bench-$id/" -o "$theirs" HEAD) KiB" | tee -a "$md" >&2
-    echo "tar: peak RSS of otactl's git child: $(peak_rss git -C "$repo" archive --format=tar --prefix=bench-$id/ HEAD) KiB" | tee -a "$md" >&2
+    echo "tar: peak RSS of the otactl process $(own_peak_rss "$otactl" tar --source "$repo" --name bench --allow-secret "*" -o "$ours") KiB; of its \`git archive --format=tar\` child $(peak_rss git -C "$repo" archive --format=tar --prefix="bench-$id/" HEAD) KiB; of \`git archive --format=tar.gz\` $(peak_rss git -C "$repo" archive --format=tar.gz --prefix="bench-$id/" -o "$theirs" HEAD) KiB" | tee -a "$md" >&2
 }
 
 big_file() {
@@ -108,7 +119,7 @@ bench_verify() {
     hyperfine --warmup 1 --runs 10 --export-markdown "$data/verify.md" \
         -n "otactl verify (1 GiB over HTTP)" "$verify_cmd" -n "curl -s URL | openssl dgst -sha256" "$curl_cmd" >&2
     cat "$data/verify.md" >> "$md"
-    echo "verify: peak RSS otactl $(peak_rss "$otactl" -q -C "$repo" verify --channel canary --max-size 2GiB) KiB" | tee -a "$md" >&2
+    echo "verify: peak RSS of otactl $(own_peak_rss "$otactl" -q -C "$repo" verify --channel canary --max-size 2GiB) KiB" | tee -a "$md" >&2
 }
 
 targets=("$@")
