@@ -167,6 +167,21 @@ pub fn find_files(dir: &Path, name: &str) -> Result<Vec<PathBuf>> {
     Ok(found)
 }
 
+/// The entries of a folder, sorted.
+pub fn list_dir(dir: &Path) -> Result<Vec<PathBuf>> {
+    let read_err = |source| Error::Read {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut entries = fs::read_dir(dir)
+        .map_err(read_err)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<Vec<_>>>()
+        .map_err(read_err)?;
+    entries.sort();
+    Ok(entries)
+}
+
 /// Whether `path` is a folder.
 pub fn is_dir(path: &Path) -> bool {
     path.is_dir()
