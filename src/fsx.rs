@@ -171,9 +171,58 @@ pub fn find_files(dir: &Path, name: &str) -> Result<Vec<PathBuf>> {
     Ok(found)
 }
 
+/// The entries of a folder, sorted.
+pub fn list_dir(dir: &Path) -> Result<Vec<PathBuf>> {
+    let read_err = |source| Error::Read {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut entries = fs::read_dir(dir)
+        .map_err(read_err)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<Vec<_>>>()
+        .map_err(read_err)?;
+    entries.sort();
+    Ok(entries)
+}
+
 /// Whether `path` is a folder.
 pub fn is_dir(path: &Path) -> bool {
     path.is_dir()
+}
+
+/// Removes a file.
+pub fn remove_file(path: &Path) -> Result<()> {
+    fs::remove_file(path).map_err(|source| Error::Write {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// The first `n` bytes of a file (fewer if it is shorter).
+pub fn read_head(path: &Path, n: u64) -> Result<Vec<u8>> {
+    let read_err = |source| Error::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let file = fs::File::open(path).map_err(read_err)?;
+    let mut head = Vec::new();
+    file.take(n).read_to_end(&mut head).map_err(read_err)?;
+    Ok(head)
+}
+
+/// Appends `bytes` to a file, creating it if needed (for `$GITHUB_STEP_SUMMARY`).
+pub fn append(path: &Path, bytes: &[u8]) -> Result<()> {
+    let write_err = |source| Error::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(write_err)?;
+    file.write_all(bytes).map_err(write_err)
 }
 
 #[cfg(test)]
@@ -222,38 +271,4 @@ mod tests {
             0o600
         );
     }
-}
-
-/// Removes a file.
-pub fn remove_file(path: &Path) -> Result<()> {
-    fs::remove_file(path).map_err(|source| Error::Write {
-        path: path.to_owned(),
-        source,
-    })
-}
-
-/// The first `n` bytes of a file (fewer if it is shorter).
-pub fn read_head(path: &Path, n: u64) -> Result<Vec<u8>> {
-    let read_err = |source| Error::Read {
-        path: path.to_owned(),
-        source,
-    };
-    let file = fs::File::open(path).map_err(read_err)?;
-    let mut head = Vec::new();
-    file.take(n).read_to_end(&mut head).map_err(read_err)?;
-    Ok(head)
-}
-
-/// Appends `bytes` to a file, creating it if needed (for `$GITHUB_STEP_SUMMARY`).
-pub fn append(path: &Path, bytes: &[u8]) -> Result<()> {
-    let write_err = |source| Error::Write {
-        path: path.to_owned(),
-        source,
-    };
-    let mut file = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(write_err)?;
-    file.write_all(bytes).map_err(write_err)
 }

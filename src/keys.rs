@@ -226,8 +226,7 @@ mod tests {
         assert_eq!(key.public_key().raw(), hex32(TEST1_PUB));
         let sig = key.sign(b"");
         let expected = "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b";
-        let hex: String = sig.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(hex, expected);
+        assert_eq!(crate::hash::to_hex(&sig), expected);
         assert!(key.public_key().verify(b"", &sig));
         assert!(!key.public_key().verify(b"x", &sig));
     }
@@ -286,13 +285,7 @@ mod tests {
         let id = test1().public_key().key_id();
         assert_eq!(id.len(), 16);
         let digest = Sha256::digest(hex32(TEST1_PUB));
-        assert_eq!(
-            id,
-            digest[..8]
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        );
+        assert_eq!(id, crate::hash::to_hex(&digest[..8]));
     }
 
     #[test]

@@ -79,18 +79,23 @@ impl LintArgs {
         })
     }
 
-    /// The manifest files to check; folders that are not channels become findings.
+    /// The manifest files (or folders to search) to check; folders that are not
+    /// channels become findings.
     fn files(&self, settings: &Settings, reports: &mut Vec<FileReport>) -> Result<Vec<PathBuf>> {
         if !self.paths.is_empty() {
-            let mut files = Vec::new();
+            // Each folder is split into its entries, so that the walk below it runs
+            // on every core too (reading folders costs as much as checking files).
+            let mut units = Vec::new();
             for path in &self.paths {
                 if fsx::is_dir(path) {
-                    files.extend(fsx::find_files(path, "manifest.json")?);
+                    units.extend(fsx::list_dir(path)?.into_iter().filter(|p| {
+                        fsx::is_dir(p) || p.file_name().is_some_and(|n| n == "manifest.json")
+                    }));
                 } else {
-                    files.push(path.clone());
+                    units.push(path.clone());
                 }
             }
-            return Ok(files);
+            return Ok(units);
         }
         let channels_dir = settings.root.join(&settings.channels_dir);
         let files: Vec<PathBuf> = settings
@@ -248,17 +253,37 @@ fn check_files(
             )
         })
     };
+    // A unit is a manifest file or a folder to search for them.
+    let unit = |path: &PathBuf| -> Vec<FileReport> {
+        if !fsx::is_dir(path) {
+            return vec![guarded(path)];
+        }
+        match fsx::find_files(path, "manifest.json") {
+            Ok(files) => files.iter().map(guarded).collect(),
+            Err(e) => vec![FileReport::failed(display(path), error_text(&e))],
+        }
+    };
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)
         .min(files.len().max(1));
-    if threads <= 1 || files.len() < 64 {
-        return files.iter().map(guarded).collect();
+    if threads <= 1 || files.len() < 16 {
+        return files.iter().flat_map(unit).collect();
     }
-    let chunk = files.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = files
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(guarded).collect::<Vec<_>>()))
+    // Work is handed out one unit at a time, so a slow folder does not hold up a core.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, Vec<FileReport>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(path) = files.get(i) else { break };
+                        mine.push((i, unit(path)));
+                    }
+                    mine
+                })
+            })
             .collect();
         handles
             .into_iter()
@@ -267,7 +292,9 @@ fn check_files(
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             })
             .collect()
-    })
+    });
+    done.sort_unstable_by_key(|(i, _)| *i);
+    done.into_iter().flat_map(|(_, reports)| reports).collect()
 }
 
 fn error_text(e: &Error) -> String {

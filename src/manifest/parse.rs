@@ -1096,7 +1096,7 @@ mod tests {
                 "the manifest must be a JSON object, found an array".into()
             )]
         );
-        let p = parse(b"{\"a\": \"\xff\"}", &check(GOOD).rules_for_test());
+        let p = parse(b"{\"a\": \"\xff\"}", &rules_for_test());
         assert_eq!(p.findings[0].message, "the file is not valid UTF-8");
     }
 
@@ -1120,16 +1120,14 @@ mod tests {
         );
     }
 
-    impl Parsed {
-        fn rules_for_test(&self) -> Rules<'static> {
-            static CHANNELS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-            Rules {
-                channels: CHANNELS.get_or_init(channels),
-                folder: None,
-                strict_keys: true,
-                ascii_only: false,
-                now: time::macros::datetime!(2026-01-16 00:00 UTC),
-            }
+    fn rules_for_test() -> Rules<'static> {
+        static CHANNELS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+        Rules {
+            channels: CHANNELS.get_or_init(channels),
+            folder: None,
+            strict_keys: true,
+            ascii_only: false,
+            now: time::macros::datetime!(2026-01-16 00:00 UTC),
         }
     }
 }

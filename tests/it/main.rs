@@ -1,6 +1,20 @@
 //! The single integration test binary: each module runs the real `otactl` binary
 //! against files, keys and git repositories made on the fly.
 
+// Tests read fixtures with std::fs, unwrap freely and build strings as they go.
+#![allow(
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::disallowed_methods,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::format_push_string,
+    clippy::items_after_statements,
+    clippy::too_many_lines,
+    clippy::doc_markdown,
+    clippy::missing_panics_doc
+)]
+
 mod support;
 
 mod bad_input;

@@ -156,8 +156,7 @@ pub fn hermetic(cmd: &mut Command, root: &Path) {
 /// Panics, with the install command, when a tool a test needs is missing.
 pub fn require_tool(program: &str) {
     let found = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
-        .unwrap_or(false);
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()));
     assert!(
         found,
         "`{program}` is needed by this test and is not on PATH; run `.ci/install-deps` (or `apt-get install {program}`)"
