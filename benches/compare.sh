@@ -91,6 +91,7 @@ bench_hash() {
     local file; file=$(big_file)
     local repo="$data/hash-repo"
     rm -rf "$repo"; mkdir -p "$repo"
+    : > "$repo/otactl.toml" # its own channel repository, not the one above it
     local new_cmd="$otactl -q -C $repo manifest new --channel canary --build-id 20260115-1614-9121078 --url https://ota.example.com/20260115-1614-9121078/1GiB.bin --from-file $file"
     hyperfine --warmup 1 --runs 10 --export-markdown "$data/hash.md" \
         -n "otactl manifest new --from-file (sha256 of 1 GiB)" "$new_cmd" \
@@ -112,6 +113,7 @@ bench_verify() {
     local url="http://127.0.0.1:$port/$id/fw.bin"
     local repo="$data/verify-repo"
     rm -rf "$repo"; mkdir -p "$repo"
+    : > "$repo/otactl.toml"
     "$otactl" -q -C "$repo" manifest new --channel canary --build-id $id --url "$url" --kind firmware --from-file "$file" >/dev/null
     local verify_cmd="$otactl -q -C $repo verify --channel canary --max-size 2GiB"
     local curl_cmd="curl -s $url | openssl dgst -sha256"

@@ -109,7 +109,14 @@ pub fn locate(url: &str) -> Option<ReleaseLocation> {
     if parsed.scheme() == "oci" {
         return Some(ReleaseLocation::Oci);
     }
-    let segments: Vec<String> = parsed.path_segments()?.map(|s| percent_decode(s)).collect();
+    let segments: Vec<String> = parsed
+        .path_segments()?
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect();
     if let [.., releases, download, tag, asset] = segments.as_slice()
         && releases == "releases"
         && download == "download"
@@ -127,13 +134,6 @@ pub fn locate(url: &str) -> Option<ReleaseLocation> {
         }),
         _ => None,
     }
-}
-
-fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| s.to_owned())
 }
 
 /// Item 2: the build id's release tag (or folder) in the URL.

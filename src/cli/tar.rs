@@ -64,34 +64,7 @@ impl TarArgs {
         let settings = ctx.settings()?;
         let source = settings.source_dir(self.source.as_deref());
         let commit = git::resolve_commit(&source, &self.reference)?;
-        let build_id = match &self.build_id {
-            Some(given) => {
-                let id: BuildId = given.parse().map_err(|e: crate::build_id::BuildIdError| {
-                    Error::InvalidArg {
-                        flag: "--build-id",
-                        message: e.to_string(),
-                    }
-                })?;
-                if !commit.id.starts_with(id.sha()) {
-                    return Err(Error::InvalidArg {
-                        flag: "--build-id",
-                        message: format!(
-                            "`{id}` names commit `{}`, but `{}` is `{}`",
-                            id.sha(),
-                            self.reference,
-                            &commit.id[..12]
-                        ),
-                    });
-                }
-                id
-            }
-            None => BuildId::from_parts(commit.committer_time, &commit.id[..7]).map_err(|e| {
-                Error::InvalidArg {
-                    flag: "--ref",
-                    message: e.to_string(),
-                }
-            })?,
-        };
+        let build_id = self.build_id_for(&commit)?;
         let name = match self.name.clone().or_else(|| settings.name.clone()) {
             Some(name) => name,
             None => folder_name(&source)?,
@@ -180,6 +153,40 @@ impl TarArgs {
             }
         }
         Ok(ExitCode::Success)
+    }
+}
+
+impl TarArgs {
+    /// `--build-id` (which must name the commit), else the commit's own id.
+    fn build_id_for(&self, commit: &git::Commit) -> Result<BuildId> {
+        match &self.build_id {
+            Some(given) => {
+                let id: BuildId = given.parse().map_err(|e: crate::build_id::BuildIdError| {
+                    Error::InvalidArg {
+                        flag: "--build-id",
+                        message: e.to_string(),
+                    }
+                })?;
+                if !commit.id.starts_with(id.sha()) {
+                    return Err(Error::InvalidArg {
+                        flag: "--build-id",
+                        message: format!(
+                            "`{id}` names commit `{}`, but `{}` is `{}`",
+                            id.sha(),
+                            self.reference,
+                            &commit.id[..12]
+                        ),
+                    });
+                }
+                Ok(id)
+            }
+            None => BuildId::from_parts(commit.committer_time, &commit.id[..7]).map_err(|e| {
+                Error::InvalidArg {
+                    flag: "--ref",
+                    message: e.to_string(),
+                }
+            }),
+        }
     }
 }
 

@@ -162,7 +162,7 @@ impl VerifyArgs {
         match manifest {
             Some(m) if !self.offline => items.extend(self.download_items(ctx, settings, m)),
             Some(_) => {
-                items.extend((3..=5).map(|n| Item::new(n, Status::Skip, "skipped: `--offline`")))
+                items.extend((3..=5).map(|n| Item::new(n, Status::Skip, "skipped: `--offline`")));
             }
             None => items.extend((3..=5).map(|n| Item::new(n, Status::Skip, invalid()))),
         }
@@ -171,15 +171,12 @@ impl VerifyArgs {
             trusted,
             self.require_signature || settings.require_signature,
         ));
-        match manifest {
-            Some(m) => {
-                items.push(self.downgrade_item(ctx, path, m, parsed));
-                items.push(self.order_item(settings, m));
-            }
-            None => {
-                items.push(Item::new(7, Status::Skip, invalid()));
-                items.push(Item::new(8, Status::Skip, invalid()));
-            }
+        if let Some(m) = manifest {
+            items.push(self.downgrade_item(ctx, path, m, parsed));
+            items.push(self.order_item(settings, m));
+        } else {
+            items.push(Item::new(7, Status::Skip, invalid()));
+            items.push(Item::new(8, Status::Skip, invalid()));
         }
         items
     }
@@ -243,11 +240,17 @@ impl VerifyArgs {
                     m.artifact.sha256
                 ),
             ),
-            Err(e) if e.get_ref().is_some_and(|i| i.is::<crate::hash::TooLong>()) => Item::new(
-                4,
-                Status::Fail,
-                format!("the download is larger than `--max-size` {}", self.max_size),
-            ),
+            Err(e)
+                if e.get_ref()
+                    .and_then(|i| i.downcast_ref::<crate::hash::TooLong>())
+                    .is_some() =>
+            {
+                Item::new(
+                    4,
+                    Status::Fail,
+                    format!("the download is larger than `--max-size` {}", self.max_size),
+                )
+            }
             Err(e) => Item::new(4, Status::Error, format!("the download broke off: {e}")),
         };
         let tar_item = match inspection {

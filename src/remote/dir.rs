@@ -115,35 +115,32 @@ fn already_there(file: &Path, dest: &Path, url: String) -> Result<Published> {
 }
 
 fn url_for(dest: &Path, build_id: &BuildId, name: &str, base_url: Option<&str>) -> Result<String> {
-    match base_url {
-        Some(base) => {
-            let mut url =
-                url::Url::parse(base.trim_end_matches('/')).map_err(|e| Error::InvalidArg {
-                    flag: "--base-url",
-                    message: format!("`{base}` is not a URL: {e}"),
-                })?;
-            url.path_segments_mut()
-                .map_err(|()| Error::InvalidArg {
-                    flag: "--base-url",
-                    message: format!("`{base}` cannot hold a path"),
-                })?
-                .pop_if_empty()
-                .push(build_id.as_str())
-                .push(name);
-            Ok(url.to_string())
-        }
-        None => {
-            let abs = std::path::absolute(dest).map_err(|source| Error::Read {
-                path: dest.to_owned(),
-                source,
+    if let Some(base) = base_url {
+        let mut url =
+            url::Url::parse(base.trim_end_matches('/')).map_err(|e| Error::InvalidArg {
+                flag: "--base-url",
+                message: format!("`{base}` is not a URL: {e}"),
             })?;
-            url::Url::from_file_path(&abs)
-                .map(|u| u.to_string())
-                .map_err(|()| Error::InvalidArg {
-                    flag: "--path",
-                    message: format!("`{}` cannot be a file:// URL", abs.display()),
-                })
-        }
+        url.path_segments_mut()
+            .map_err(|()| Error::InvalidArg {
+                flag: "--base-url",
+                message: format!("`{base}` cannot hold a path"),
+            })?
+            .pop_if_empty()
+            .push(build_id.as_str())
+            .push(name);
+        Ok(url.to_string())
+    } else {
+        let abs = std::path::absolute(dest).map_err(|source| Error::Read {
+            path: dest.to_owned(),
+            source,
+        })?;
+        url::Url::from_file_path(&abs)
+            .map(|u| u.to_string())
+            .map_err(|()| Error::InvalidArg {
+                flag: "--path",
+                message: format!("`{}` cannot be a file:// URL", abs.display()),
+            })
     }
 }
 

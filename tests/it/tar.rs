@@ -244,10 +244,10 @@ fn transcript_warns_about_submodules_and_lfs() {
 fn byte_identical_on_this_repository() {
     let ctx = TestContext::new();
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    if !repo.join(".git").exists() {
-        // A source tree without git metadata (e.g. a packaged crate) has nothing to compare.
-        panic!("this test runs in a git checkout of otactl");
-    }
+    assert!(
+        repo.join(".git").exists(),
+        "this test runs in a git checkout of otactl"
+    );
     let out_file = ctx.root().join("self.tar.gz");
     // The test fixtures hold public RFC 8032 test keys on purpose.
     let out = ctx

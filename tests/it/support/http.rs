@@ -43,12 +43,20 @@ impl FileServer {
                 });
             }
         });
-        FileServer { port, faults, requests }
+        FileServer {
+            port,
+            faults,
+            requests,
+        }
     }
 
     /// The URL of a path on this server.
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}/{}", self.port, path.trim_start_matches('/'))
+        format!(
+            "http://127.0.0.1:{}/{}",
+            self.port,
+            path.trim_start_matches('/')
+        )
     }
 
     /// Queues faults for the next requests.
@@ -81,16 +89,25 @@ fn serve(
                 break;
             }
         }
-        requests.lock().unwrap().push(request_line.trim_end().to_owned());
+        requests
+            .lock()
+            .unwrap()
+            .push(request_line.trim_end().to_owned());
         let fault = faults.lock().unwrap().pop_front();
         match fault {
             Some(Fault::Reset) => return Ok(()),
             Some(Fault::Status(code)) => {
-                write!(stream, "HTTP/1.1 {code} Injected\r\nContent-Length: 0\r\n\r\n")?;
+                write!(
+                    stream,
+                    "HTTP/1.1 {code} Injected\r\nContent-Length: 0\r\n\r\n"
+                )?;
                 continue;
             }
             Some(Fault::RateLimited) => {
-                write!(stream, "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 0\r\nContent-Length: 0\r\n\r\n")?;
+                write!(
+                    stream,
+                    "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 0\r\nContent-Length: 0\r\n\r\n"
+                )?;
                 continue;
             }
             None => {}
@@ -99,7 +116,11 @@ fn serve(
         let file = root.join(path.trim_start_matches('/'));
         match std::fs::File::open(&file).and_then(|f| f.metadata().map(|m| (f, m))) {
             Ok((mut f, meta)) if meta.is_file() => {
-                write!(stream, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\n\r\n", meta.len())?;
+                write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\n\r\n",
+                    meta.len()
+                )?;
                 let mut buf = vec![0u8; 64 * 1024];
                 loop {
                     let n = f.read(&mut buf)?;
@@ -109,7 +130,10 @@ fn serve(
                     stream.write_all(&buf[..n])?;
                 }
             }
-            _ => write!(stream, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")?,
+            _ => write!(
+                stream,
+                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+            )?,
         }
     }
 }
