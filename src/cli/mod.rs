@@ -65,23 +65,21 @@ struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    // In the order of a release. Commands whose `Args` struct carries the doc
+    // comment take their help (short and long) from it.
     /// Make and inspect Ed25519 signing keys.
     #[command(subcommand)]
     Key(key::KeyCommand),
-    /// Write, sign and verify one channel manifest.
-    #[command(subcommand)]
-    Manifest(manifest::ManifestCommand),
-    /// Check every channel manifest of the repository, reporting every problem.
-    Lint(lint::LintArgs),
-    /// Print the build id of a commit, `YYYYMMDD-HHMM-<sha7>`.
     BuildId(build_id::BuildIdArgs),
-    /// Run the release checklist on a channel's manifest.
-    Verify(verify::VerifyArgs),
+    Tar(tar::TarArgs),
     /// Publish an artifact to a release target.
     #[command(subcommand)]
     Publish(publish::PublishCommand),
-    /// Build the source tarball of a commit, byte for byte what `git archive` writes.
-    Tar(tar::TarArgs),
+    /// Write, sign and verify one channel manifest.
+    #[command(subcommand)]
+    Manifest(manifest::ManifestCommand),
+    Verify(verify::VerifyArgs),
+    Lint(lint::LintArgs),
 }
 
 /// What every command gets: the printer, the working folder and the run's options.

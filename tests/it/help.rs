@@ -16,6 +16,11 @@ fn help_of_every_command() {
         ("manifest_sign", vec!["manifest", "sign", "--help"]),
         ("manifest_verify", vec!["manifest", "verify", "--help"]),
         ("lint", vec!["lint", "--help"]),
+        ("build_id", vec!["build-id", "--help"]),
+        ("tar", vec!["tar", "--help"]),
+        ("publish", vec!["publish", "--help"]),
+        ("publish_dir", vec!["publish", "dir", "--help"]),
+        ("verify", vec!["verify", "--help"]),
     ] {
         let mut cmd = ctx.otactl();
         cmd.args(&args);
