@@ -20,6 +20,7 @@ mod support;
 mod bad_input;
 mod help;
 mod key;
+mod keys;
 mod lint;
 mod manifest;
 mod vectors;
