@@ -11,7 +11,7 @@ use crate::error::{Error, ExitCode, Result};
 use crate::fsx;
 use crate::git;
 use crate::keys::PublicKey;
-use crate::lint::{FileReport, LintInput, SignaturePolicy, lint_file};
+use crate::lint::{Base, FileReport, LintInput, SignaturePolicy, lint_file};
 use crate::manifest::{Finding, MAX_MANIFEST_BYTES, Rules};
 use crate::output::github;
 
@@ -211,7 +211,10 @@ fn check_files(
                 base,
                 "manifest.json",
             ) {
-                Ok(b) => b,
+                Ok(b) => b.map(|bytes| Base {
+                    bytes,
+                    name: format!("`{base}`"),
+                }),
                 Err(e) => {
                     extra.push(Finding::error(
                         None,

@@ -132,7 +132,7 @@ pub(crate) fn display(path: &Path) -> String {
     display_path(path).display().to_string()
 }
 
-fn display_path(path: &Path) -> PathBuf {
+pub(crate) fn display_path(path: &Path) -> PathBuf {
     // The working folder is fixed once `-C` is applied; ask the OS once.
     static CWD: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     let cwd = CWD.get_or_init(|| std::env::current_dir().unwrap_or_default());

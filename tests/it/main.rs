@@ -23,4 +23,5 @@ mod key;
 mod keys;
 mod lint;
 mod manifest;
+mod signing;
 mod vectors;
