@@ -54,7 +54,7 @@ impl LintArgs {
         let trusted = trusted_keys(&settings, &mut reports);
         let files = self.files(&settings, &mut reports)?;
         if let Some(base) = &self.base {
-            git::verify_commit(&settings.root, base)?;
+            git::verify_commit(&settings.root, base, "--base")?;
         }
         reports.extend(check_files(
             ctx,
@@ -152,8 +152,7 @@ impl LintArgs {
         }
         let files = report.files.len();
         let status = format!(
-            "{} {files} manifest{}: {} error{}, {} warning{}",
-            if report.ok { "checked" } else { "failed" },
+            "checked {files} manifest{}: {} error{}, {} warning{}",
             if files == 1 { "" } else { "s" },
             report.errors,
             if report.errors == 1 { "" } else { "s" },

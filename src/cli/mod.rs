@@ -95,7 +95,8 @@ impl Ctx {
             .as_deref()
             .and_then(Path::parent)
             .map_or(cwd.clone(), Path::to_owned);
-        let settings = Settings::load(&root, path.as_deref())?;
+        let shown = path.as_deref().map(display_path);
+        let settings = Settings::load(&root, shown.as_deref())?;
         if let Some(path) = &settings.config_path {
             self.printer
                 .detail(&format!("using configuration `{}`", display(path)));

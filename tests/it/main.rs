@@ -22,6 +22,7 @@ mod help;
 mod key;
 mod keys;
 mod lint;
+mod lint_repo;
 mod manifest;
 mod signing;
 mod vectors;
