@@ -9,7 +9,10 @@ use crate::support::{TestContext, fixtures, stderr, stdout};
 
 /// The base64 body lines of a PEM file (what must never be printed).
 fn pem_body(pem: &str) -> Vec<String> {
-    pem.lines().filter(|l| !l.starts_with("-----") && !l.is_empty()).map(str::to_owned).collect()
+    pem.lines()
+        .filter(|l| !l.starts_with("-----") && !l.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 #[test]
@@ -32,14 +35,41 @@ fn generate_writes_a_key_pair_openssl_reads() {
     let private_pem = std::fs::read_to_string(&private).unwrap();
     assert!(private_pem.starts_with("-----BEGIN PRIVATE KEY-----\n"));
     // openssl derives the same public key, byte for byte.
-    let derived = ctx.run_tool("openssl", &["pkey", "-in", private.to_str().unwrap(), "-pubout"]);
-    assert_eq!(String::from_utf8(derived.stdout).unwrap(), ctx.read("keys/ota_pubkey.pem"));
-    ctx.run_tool("openssl", &["pkey", "-in", private.to_str().unwrap(), "-text", "-noout"]);
+    let derived = ctx.run_tool(
+        "openssl",
+        &["pkey", "-in", private.to_str().unwrap(), "-pubout"],
+    );
+    assert_eq!(
+        String::from_utf8(derived.stdout).unwrap(),
+        ctx.read("keys/ota_pubkey.pem")
+    );
+    ctx.run_tool(
+        "openssl",
+        &["pkey", "-in", private.to_str().unwrap(), "-text", "-noout"],
+    );
     // The key id is the first 16 hex digits of SHA-256 of the raw public key.
-    let der = ctx.run_tool("openssl", &["pkey", "-pubin", "-in", "keys/ota_pubkey.pem", "-outform", "DER"]);
+    let der = ctx.run_tool(
+        "openssl",
+        &[
+            "pkey",
+            "-pubin",
+            "-in",
+            "keys/ota_pubkey.pem",
+            "-outform",
+            "DER",
+        ],
+    );
     let raw = &der.stdout[der.stdout.len() - 32..];
     std::fs::write(ctx.root().join("raw.bin"), raw).unwrap();
-    let digest = ctx.run_tool("openssl", &["dgst", "-sha256", "-r", ctx.root().join("raw.bin").to_str().unwrap()]);
+    let digest = ctx.run_tool(
+        "openssl",
+        &[
+            "dgst",
+            "-sha256",
+            "-r",
+            ctx.root().join("raw.bin").to_str().unwrap(),
+        ],
+    );
     assert_eq!(&String::from_utf8(digest.stdout).unwrap()[..16], key_id);
     // No secret on the terminal.
     let all = format!("{}{}", stdout(&out), stderr(&out));
@@ -54,7 +84,14 @@ fn generate_refuses_a_private_key_inside_a_git_work_tree() {
     let ctx = TestContext::new();
     ctx.git_init();
     let mut cmd = ctx.otactl();
-    cmd.args(["key", "generate", "--private", "secrets/k.pem", "--public", "keys/ota_pubkey.pem"]);
+    cmd.args([
+        "key",
+        "generate",
+        "--private",
+        "secrets/k.pem",
+        "--public",
+        "keys/ota_pubkey.pem",
+    ]);
     let out = otactl_snapshot!(ctx, cmd, "generate_in_work_tree");
     assert_eq!(out.status.code(), Some(4));
     assert!(!ctx.path("secrets").exists());
@@ -67,7 +104,9 @@ fn generate_never_overwrites() {
     let private = ctx.root().join("k.pem");
     std::fs::write(&private, "precious").unwrap();
     let mut cmd = ctx.otactl();
-    cmd.args(["key", "generate", "--private"]).arg(&private).args(["--public", "pub.pem"]);
+    cmd.args(["key", "generate", "--private"])
+        .arg(&private)
+        .args(["--public", "pub.pem"]);
     let out = otactl_snapshot!(ctx, cmd, "generate_existing_private");
     assert_eq!(out.status.code(), Some(4));
     assert_eq!(std::fs::read_to_string(&private).unwrap(), "precious");
@@ -76,13 +115,27 @@ fn generate_never_overwrites() {
     // An existing public file: the private key must not be created either.
     let fresh = ctx.root().join("fresh.pem");
     ctx.write("pub.pem", "old public");
-    let out = ctx.otactl().args(["key", "generate", "--private"]).arg(&fresh).args(["--public", "pub.pem"]).output().unwrap();
+    let out = ctx
+        .otactl()
+        .args(["key", "generate", "--private"])
+        .arg(&fresh)
+        .args(["--public", "pub.pem"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert!(!fresh.exists());
     assert_eq!(ctx.read("pub.pem"), "old public");
     // No temporary files left anywhere.
-    let names: Vec<_> = std::fs::read_dir(ctx.root()).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert!(names.iter().all(|n| !n.to_string_lossy().starts_with(".otactl-")), "{names:?}");
+    let names: Vec<_> = std::fs::read_dir(ctx.root())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .all(|n| !n.to_string_lossy().starts_with(".otactl-")),
+        "{names:?}"
+    );
 }
 
 #[derive(Deserialize)]
@@ -95,7 +148,11 @@ struct Show {
 }
 
 fn show_json(ctx: &TestContext, file: &str) -> Show {
-    let out = ctx.otactl().args(["key", "show", "--format", "json", file]).output().unwrap();
+    let out = ctx
+        .otactl()
+        .args(["key", "show", "--format", "json", file])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{file}: {}", stderr(&out));
     serde_json::from_slice(&out.stdout).unwrap()
 }
@@ -103,11 +160,30 @@ fn show_json(ctx: &TestContext, file: &str) -> Show {
 #[test]
 fn show_reads_openssl_keys_in_pem_and_der() {
     let ctx = TestContext::new();
-    ctx.run_tool("openssl", &["genpkey", "-algorithm", "ed25519", "-out", "priv.pem"]);
-    ctx.run_tool("openssl", &["pkey", "-in", "priv.pem", "-pubout", "-out", "pub.pem"]);
-    ctx.run_tool("openssl", &["pkey", "-in", "priv.pem", "-outform", "DER", "-out", "priv.der"]);
-    ctx.run_tool("openssl", &["pkey", "-pubin", "-in", "pub.pem", "-outform", "DER", "-out", "pub.der"]);
-    let shown: Vec<Show> = ["priv.pem", "pub.pem", "priv.der", "pub.der"].iter().map(|f| show_json(&ctx, f)).collect();
+    ctx.run_tool(
+        "openssl",
+        &["genpkey", "-algorithm", "ed25519", "-out", "priv.pem"],
+    );
+    ctx.run_tool(
+        "openssl",
+        &["pkey", "-in", "priv.pem", "-pubout", "-out", "pub.pem"],
+    );
+    ctx.run_tool(
+        "openssl",
+        &[
+            "pkey", "-in", "priv.pem", "-outform", "DER", "-out", "priv.der",
+        ],
+    );
+    ctx.run_tool(
+        "openssl",
+        &[
+            "pkey", "-pubin", "-in", "pub.pem", "-outform", "DER", "-out", "pub.der",
+        ],
+    );
+    let shown: Vec<Show> = ["priv.pem", "pub.pem", "priv.der", "pub.der"]
+        .iter()
+        .map(|f| show_json(&ctx, f))
+        .collect();
     for s in &shown {
         assert_eq!(s.key_id, shown[0].key_id, "{}", s.file);
         assert_eq!(s.public_key_pem, ctx.read("pub.pem"), "{}", s.file);
@@ -115,7 +191,11 @@ fn show_reads_openssl_keys_in_pem_and_der() {
     assert_eq!(shown[0].kind, "private");
     assert_eq!(shown[1].kind, "public");
     // Text form: the PEM on stdout, the key id on stderr; never the private key.
-    let out = ctx.otactl().args(["key", "show", "priv.pem"]).output().unwrap();
+    let out = ctx
+        .otactl()
+        .args(["key", "show", "priv.pem"])
+        .output()
+        .unwrap();
     assert_eq!(stdout(&out), ctx.read("pub.pem"));
     assert!(stderr(&out).contains(&shown[0].key_id));
     let all = format!("{}{}", stdout(&out), stderr(&out));
@@ -128,11 +208,42 @@ fn show_reads_openssl_keys_in_pem_and_der() {
 fn show_explains_files_that_are_not_ed25519_keys() {
     let ctx = TestContext::new();
     ctx.write("notes.txt", "not a key\n");
-    ctx.run_tool("openssl", &["genpkey", "-algorithm", "rsa", "-pkeyopt", "rsa_keygen_bits:1024", "-out", "rsa.pem"]);
-    ctx.run_tool("openssl", &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "ec.pem"]);
-    ctx.run_tool("openssl", &["pkey", "-in", "rsa.pem", "-pubout", "-out", "rsa-pub.pem"]);
+    ctx.run_tool(
+        "openssl",
+        &[
+            "genpkey",
+            "-algorithm",
+            "rsa",
+            "-pkeyopt",
+            "rsa_keygen_bits:1024",
+            "-out",
+            "rsa.pem",
+        ],
+    );
+    ctx.run_tool(
+        "openssl",
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "ec.pem",
+        ],
+    );
+    ctx.run_tool(
+        "openssl",
+        &["pkey", "-in", "rsa.pem", "-pubout", "-out", "rsa-pub.pem"],
+    );
     let mut table = String::new();
-    for file in ["notes.txt", "rsa.pem", "ec.pem", "rsa-pub.pem", "missing.pem"] {
+    for file in [
+        "notes.txt",
+        "rsa.pem",
+        "ec.pem",
+        "rsa-pub.pem",
+        "missing.pem",
+    ] {
         let out = ctx.otactl().args(["key", "show", file]).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{file}");
         assert!(stdout(&out).is_empty());
