@@ -66,7 +66,7 @@ pub enum Error {
         what: &'static str,
     },
     /// A manifest given to a writing command is invalid.
-    #[error("{}", render_invalid(path, findings))]
+    #[error("{}", render_findings(&format!("`{}` is not a valid manifest:", path.display()), path, findings))]
     InvalidManifest {
         /// The manifest file.
         path: PathBuf,
@@ -131,7 +131,7 @@ pub enum Error {
         message: String,
     },
     /// A new manifest would move a channel backwards or sideways.
-    #[error("{}", render_invalid(path, findings))]
+    #[error("{}", render_findings(&format!("refusing to replace `{}`:", path.display()), path, findings))]
     Downgrade {
         /// The manifest that would be replaced.
         path: PathBuf,
@@ -184,9 +184,9 @@ fn render_secrets(findings: &[crate::secrets::SecretFinding]) -> String {
     out
 }
 
-fn render_invalid(path: &std::path::Path, findings: &[Finding]) -> String {
+fn render_findings(heading: &str, path: &std::path::Path, findings: &[Finding]) -> String {
     use std::fmt::Write;
-    let mut out = format!("`{}` is not acceptable:", path.display());
+    let mut out = heading.to_owned();
     for finding in findings {
         let _ = write!(
             out,

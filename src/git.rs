@@ -25,8 +25,9 @@ fn git(dir: &Path, args: &[&str]) -> Result<std::process::Output> {
         .map_err(Error::GitMissing)
 }
 
-/// Checks that `reference` names a commit, from inside `dir`.
-pub fn verify_commit(dir: &Path, reference: &str) -> Result<String> {
+/// Checks that `reference` names a commit, from inside `dir`; `flag` is the option
+/// that gave it, for the error.
+pub fn verify_commit(dir: &Path, reference: &str, flag: &'static str) -> Result<String> {
     let spec = format!("{reference}^{{commit}}");
     let out = git(
         dir,
@@ -39,10 +40,12 @@ pub fn verify_commit(dir: &Path, reference: &str) -> Result<String> {
         ],
     )?;
     if !out.status.success() {
-        return Err(Error::Git {
-            args: format!("rev-parse --verify {spec}"),
-            dir: dir.to_owned(),
-            stderr: format!("`{reference}` does not name a commit in this repository"),
+        return Err(Error::InvalidArg {
+            flag,
+            message: format!(
+                "`{reference}` names no commit in the repository at `{}`",
+                dir.display()
+            ),
         });
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
@@ -119,7 +122,7 @@ pub fn resolve_commit(dir: &Path, reference: &str) -> Result<Commit> {
             ),
         });
     }
-    let id = verify_commit(dir, reference)?;
+    let id = verify_commit(dir, reference, "--ref")?;
     let stamp = run_ok(dir, &["show", "-s", "--format=%ct", &id])?;
     let seconds: i64 = stamp.trim().parse().map_err(|_| Error::Git {
         args: format!("show -s --format=%ct {id}"),

@@ -61,9 +61,17 @@ pub struct LintInput<'a> {
     pub path: String,
     /// Its bytes.
     pub bytes: &'a [u8],
-    /// The bytes of the same file at the base ref, when `--base` was given and the
-    /// file existed there.
-    pub base: Option<Vec<u8>>,
+    /// The same file at the base ref, when `--base` was given and the file existed
+    /// there.
+    pub base: Option<Base>,
+}
+
+/// A manifest as it is at the base ref.
+pub struct Base {
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+    /// Where it is, as shown in messages, e.g. "`origin/main`".
+    pub name: String,
 }
 
 /// Checks one manifest file: schema, strict keys, channel folder, signature policy,
@@ -85,14 +93,14 @@ pub fn lint_file(
                 .with_hint("`otactl manifest sign` rewrites it in that layout; the signature does not depend on it"),
         );
     }
-    if let (Some(manifest), Some(base_bytes)) = (&parsed.manifest, &input.base) {
+    if let (Some(manifest), Some(base)) = (&parsed.manifest, &input.base) {
         let base_rules = Rules {
             folder: None,
             strict_keys: false,
             ..rules.clone()
         };
-        match parse(base_bytes, &base_rules).manifest {
-            Some(base) => findings.extend(compare_with_base(manifest, &base, &parsed)),
+        match parse(&base.bytes, &base_rules).manifest {
+            Some(old) => findings.extend(compare_with_base(manifest, &old, &parsed, &base.name)),
             None => findings.push(Finding::warning(
                 None,
                 None,
@@ -197,7 +205,15 @@ fn decode_signature(s: &str) -> Option<[u8; 64]> {
 /// Checks a channel's new manifest against the one it replaces (SPEC 2.2): a
 /// strictly later time part, unless it is the same build; `min_build_id` never
 /// decreasing.
-pub fn compare_with_base(new: &Manifest, base: &Manifest, parsed: &Parsed) -> Vec<Finding> {
+///
+/// `base_name` says where the old manifest is, e.g. "`origin/main`" or "the current
+/// manifest".
+pub fn compare_with_base(
+    new: &Manifest,
+    base: &Manifest,
+    parsed: &Parsed,
+    base_name: &str,
+) -> Vec<Finding> {
     let mut findings = Vec::new();
     let line = parsed.line_of("build_id");
     let (id, old) = (&new.build_id, &base.build_id);
@@ -206,7 +222,7 @@ pub fn compare_with_base(new: &Manifest, base: &Manifest, parsed: &Parsed) -> Ve
             findings.push(Finding::error(
                 parsed.line_of("artifact"),
                 Some("artifact"),
-                format!("`build_id` `{id}` is unchanged but its artifact differs from the base; a build id names one artifact"),
+                format!("`build_id` `{id}` is unchanged but its artifact differs from {base_name}; a build id names one artifact"),
             ).with_hint("publish the new artifact under a new build id"));
         }
     } else {
@@ -214,12 +230,12 @@ pub fn compare_with_base(new: &Manifest, base: &Manifest, parsed: &Parsed) -> Ve
             std::cmp::Ordering::Less => findings.push(Finding::error(
                 line,
                 Some("build_id"),
-                format!("downgrade: `build_id` `{id}` is earlier than `{old}` on the base"),
+                format!("downgrade: `build_id` `{id}` is earlier than `{old}` in {base_name}"),
             )),
             std::cmp::Ordering::Equal => findings.push(Finding::error(
                 line,
                 Some("build_id"),
-                format!("`build_id` `{id}` has the same time part as `{old}` on the base; two builds in one minute are refused, not ordered by hash"),
+                format!("`build_id` `{id}` has the same time part as `{old}` in {base_name}; two builds in one minute are refused, not ordered by hash"),
             )),
             std::cmp::Ordering::Greater => {}
         }
@@ -230,12 +246,12 @@ pub fn compare_with_base(new: &Manifest, base: &Manifest, parsed: &Parsed) -> Ve
             None => findings.push(Finding::error(
                 line,
                 Some("min_build_id"),
-                format!("`min_build_id` was removed; the base has `{old_min}` and it may never decrease"),
+                format!("`min_build_id` was removed; {base_name} has `{old_min}` and it may never decrease"),
             )),
             Some(min) if min != old_min && min.cmp_time(old_min).is_le() => findings.push(Finding::error(
                 line,
                 Some("min_build_id"),
-                format!("`min_build_id` `{min}` is not later than `{old_min}` on the base; it may never decrease"),
+                format!("`min_build_id` `{min}` is not later than `{old_min}` in {base_name}; it may never decrease"),
             )),
             Some(_) => {}
         }
@@ -297,6 +313,10 @@ mod tests {
         require: bool,
     ) -> FileReport {
         let channels = channels();
+        let base = base.map(|bytes| Base {
+            bytes,
+            name: "`main`".into(),
+        });
         let input = LintInput {
             path: "m.json".into(),
             bytes,

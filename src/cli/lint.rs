@@ -11,7 +11,7 @@ use crate::error::{Error, ExitCode, Result};
 use crate::fsx;
 use crate::git;
 use crate::keys::PublicKey;
-use crate::lint::{FileReport, LintInput, SignaturePolicy, lint_file};
+use crate::lint::{Base, FileReport, LintInput, SignaturePolicy, lint_file};
 use crate::manifest::{Finding, MAX_MANIFEST_BYTES, Rules};
 use crate::output::github;
 
@@ -54,7 +54,7 @@ impl LintArgs {
         let trusted = trusted_keys(&settings, &mut reports);
         let files = self.files(&settings, &mut reports)?;
         if let Some(base) = &self.base {
-            git::verify_commit(&settings.root, base)?;
+            git::verify_commit(&settings.root, base, "--base")?;
         }
         reports.extend(check_files(
             ctx,
@@ -152,8 +152,7 @@ impl LintArgs {
         }
         let files = report.files.len();
         let status = format!(
-            "{} {files} manifest{}: {} error{}, {} warning{}",
-            if report.ok { "checked" } else { "failed" },
+            "checked {files} manifest{}: {} error{}, {} warning{}",
             if files == 1 { "" } else { "s" },
             report.errors,
             if report.errors == 1 { "" } else { "s" },
@@ -211,7 +210,10 @@ fn check_files(
                 base,
                 "manifest.json",
             ) {
-                Ok(b) => b,
+                Ok(b) => b.map(|bytes| Base {
+                    bytes,
+                    name: format!("`{base}`"),
+                }),
                 Err(e) => {
                     extra.push(Finding::error(
                         None,

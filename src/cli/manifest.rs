@@ -176,7 +176,7 @@ impl NewArgs {
                     flag: "--build-id",
                     message: e.to_string(),
                 })?;
-        let path = settings.manifest_path(&self.channel);
+        let path = super::display_path(&settings.manifest_path(&self.channel));
         let rules = rules(ctx, &settings, &path);
 
         let (sha256, kind) = self.artifact_facts(ctx)?;
@@ -227,7 +227,7 @@ impl NewArgs {
             });
         };
         if let Some(current) = &current {
-            let refusals = lint::compare_with_base(new, current, &parsed);
+            let refusals = lint::compare_with_base(new, current, &parsed, "the current manifest");
             if !refusals.is_empty() {
                 return Err(Error::Downgrade {
                     path,
@@ -378,7 +378,11 @@ impl SignArgs {
         if !trusted.is_empty() && !trusted.contains(&public) {
             return Err(Error::UntrustedSigner {
                 key_id: public.key_id(),
-                config: settings.config_path.clone().unwrap_or_default(),
+                config: settings
+                    .config_path
+                    .as_deref()
+                    .map(super::display_path)
+                    .unwrap_or_default(),
                 trusted: trusted
                     .iter()
                     .map(super::super::keys::PublicKey::key_id)

@@ -106,7 +106,8 @@ impl Ctx {
             .as_deref()
             .and_then(Path::parent)
             .map_or(cwd.clone(), Path::to_owned);
-        let settings = Settings::load(&root, path.as_deref())?;
+        let shown = path.as_deref().map(display_path);
+        let settings = Settings::load(&root, shown.as_deref())?;
         if let Some(path) = &settings.config_path {
             self.printer
                 .detail(&format!("using configuration `{}`", display(path)));
@@ -143,7 +144,7 @@ pub(crate) fn display(path: &Path) -> String {
     display_path(path).display().to_string()
 }
 
-fn display_path(path: &Path) -> PathBuf {
+pub(crate) fn display_path(path: &Path) -> PathBuf {
     // The working folder is fixed once `-C` is applied; ask the OS once.
     static CWD: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     let cwd = CWD.get_or_init(|| std::env::current_dir().unwrap_or_default());

@@ -277,7 +277,7 @@ impl VerifyArgs {
             Some(base) => base.clone(),
             None => match ["origin/main", "main"]
                 .into_iter()
-                .find(|r| git::verify_commit(dir, r).is_ok())
+                .find(|r| git::verify_commit(dir, r, "--base").is_ok())
             {
                 Some(found) => found.to_owned(),
                 None => {
@@ -289,7 +289,7 @@ impl VerifyArgs {
                 }
             },
         };
-        if let Err(e) = git::verify_commit(dir, &base) {
+        if let Err(e) = git::verify_commit(dir, &base, "--base") {
             return Item::new(7, Status::Fail, e.to_string());
         }
         let old = match git::show_at(dir, &base, "manifest.json") {
@@ -303,16 +303,14 @@ impl VerifyArgs {
             }
             Err(e) => return Item::new(7, Status::Fail, e.to_string()),
         };
+        let channels = [m.channel.clone()];
         let lenient = Rules {
-            channels: &[],
+            channels: &channels,
             folder: None,
             strict_keys: false,
             ascii_only: false,
             now: ctx.now,
         };
-        let mut lenient = lenient;
-        let channels = [m.channel.clone()];
-        lenient.channels = &channels;
         let Some(old) = parse(&old, &lenient).manifest else {
             return Item::new(
                 7,
@@ -320,7 +318,7 @@ impl VerifyArgs {
                 format!("the manifest at `{base}` is invalid, so a downgrade cannot be ruled out"),
             );
         };
-        let problems: Vec<Finding> = lint::compare_with_base(m, &old, parsed);
+        let problems: Vec<Finding> = lint::compare_with_base(m, &old, parsed, &format!("`{base}`"));
         if let Some(first) = problems.first() {
             return Item::new(7, Status::Fail, first.message.clone());
         }

@@ -503,7 +503,10 @@ impl Checker<'_, '_> {
             Err(e) => {
                 self.error_hint(
                     "signature",
-                    format!("`signature` is not standard base64 with padding: {e}"),
+                    format!(
+                        "`signature` is not standard base64 with padding ({})",
+                        e.to_string().trim_end_matches('.').to_lowercase()
+                    ),
                     "re-sign the manifest with `otactl manifest sign`",
                 );
                 None
