@@ -18,6 +18,7 @@
 mod support;
 
 mod bad_input;
+mod checklist;
 mod help;
 mod key;
 mod keys;
