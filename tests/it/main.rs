@@ -17,14 +17,10 @@
 
 mod support;
 
-mod bad_input;
 mod checklist;
 mod help;
-mod key;
 mod keys;
-mod lint;
 mod lint_repo;
-mod manifest;
 mod signing;
 mod tar;
 mod vectors;
