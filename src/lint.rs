@@ -109,18 +109,10 @@ pub fn lint_file(
         }
     }
     findings.sort_by_key(|f| (f.line.unwrap_or(0), std::cmp::Reverse(f.severity)));
-    let field = |key: &str| {
-        parsed
-            .object
-            .as_ref()?
-            .get(key)?
-            .as_str()
-            .map(str::to_owned)
-    };
     FileReport {
         path: input.path.clone(),
-        channel: field("channel"),
-        build_id: field("build_id"),
+        channel: parsed.string_field("channel"),
+        build_id: parsed.string_field("build_id"),
         signed_by,
         findings,
     }

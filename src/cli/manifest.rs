@@ -448,18 +448,10 @@ impl VerifyArgs {
         };
         let signed_by = lint::check_signature(&parsed, &policy, &mut findings);
         findings.sort_by_key(|f| f.line.unwrap_or(0));
-        let field = |key: &str| {
-            parsed
-                .object
-                .as_ref()?
-                .get(key)?
-                .as_str()
-                .map(str::to_owned)
-        };
         let report = FileReport {
             path: display(&self.file),
-            channel: field("channel"),
-            build_id: field("build_id"),
+            channel: parsed.string_field("channel"),
+            build_id: parsed.string_field("build_id"),
             signed_by,
             findings,
         };

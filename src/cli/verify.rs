@@ -123,15 +123,12 @@ impl VerifyArgs {
         };
         let parsed = parse(&bytes, &rules);
         let items = self.items(ctx, &settings, &path, &parsed, &trusted);
-        let field = |key: &str| {
-            parsed
-                .object
-                .as_ref()?
-                .get(key)?
-                .as_str()
-                .map(str::to_owned)
-        };
-        let report = Report::new(display(&path), field("channel"), field("build_id"), items);
+        let report = Report::new(
+            display(&path),
+            parsed.string_field("channel"),
+            parsed.string_field("build_id"),
+            items,
+        );
         self.print(ctx, &report)?;
         let failed = report.items.iter().any(|i| i.status == Status::Fail);
         let errored = report.items.iter().any(|i| i.status == Status::Error);

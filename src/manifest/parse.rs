@@ -49,6 +49,11 @@ impl Parsed {
         self.findings.iter().any(Finding::is_error)
     }
 
+    /// A top-level string value as written, valid or not (for reports).
+    pub fn string_field(&self, key: &str) -> Option<String> {
+        self.object.as_ref()?.get(key)?.as_str().map(str::to_owned)
+    }
+
     /// The line of a key path, if the key is present.
     pub fn line_of(&self, key: &str) -> Option<usize> {
         self.lines.get(key).copied()

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use crate::otactl_snapshot;
-use crate::support::{TestContext, fixtures, manifest_json, stderr, stdout};
+use crate::support::{FindingJson, TestContext, fixtures, manifest_json, stderr, stdout};
 
 const KEY_ID: &str = "21fe31dfa154a261";
 
@@ -64,17 +64,6 @@ struct FileJson {
     build_id: Option<String>,
     signed_by: Option<String>,
     findings: Vec<FindingJson>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct FindingJson {
-    severity: String,
-    line: Option<usize>,
-    key: Option<String>,
-    message: String,
-    hint: Option<String>,
 }
 
 #[test]

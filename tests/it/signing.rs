@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use crate::otactl_snapshot;
-use crate::support::{TestContext, fixtures, manifest_json, stderr, stdout};
+use crate::support::{FindingJson, TestContext, fixtures, manifest_json, stderr, stdout};
 
 const SHA: &str = "3f0c2b4a9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a";
 const ID: &str = "20260115-1614-9121078";
@@ -433,17 +433,6 @@ struct VerifyJson {
     build_id: Option<String>,
     signed_by: Option<String>,
     findings: Vec<FindingJson>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct FindingJson {
-    severity: String,
-    line: Option<usize>,
-    key: Option<String>,
-    message: String,
-    hint: Option<String>,
 }
 
 #[test]

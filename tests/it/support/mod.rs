@@ -203,6 +203,18 @@ pub fn manifest_json(
     serde_json::to_string_pretty(&obj).unwrap() + "\n"
 }
 
+/// A finding as `--format json` prints it.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct FindingJson {
+    pub severity: String,
+    pub line: Option<usize>,
+    pub key: Option<String>,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
 /// Output's stdout as text.
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
