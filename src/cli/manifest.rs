@@ -226,6 +226,13 @@ impl NewArgs {
                 message: "the manifest could not be formed".into(),
             });
         };
+        let tag = crate::checklist::check_release_tag(&new.build_id, &new.artifact.url);
+        if tag.status == crate::checklist::Status::Fail {
+            ctx.printer.warning(&format!(
+                "`--url`: {}; `otactl verify` will fail item 2",
+                tag.reason
+            ));
+        }
         if let Some(current) = &current {
             let refusals = lint::compare_with_base(new, current, &parsed, "the current manifest");
             if !refusals.is_empty() {

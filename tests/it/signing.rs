@@ -278,6 +278,12 @@ fn new_from_file_computes_the_digest_and_kind() {
         serde_json::from_str(&ctx.read("channels/canary/manifest.json")).unwrap();
     assert_eq!(value["artifact"]["sha256"], digest.as_str());
     assert_eq!(value["artifact"]["kind"], "firmware");
+    // The URL names no release of this build: written, with a warning.
+    assert!(
+        stderr(&out).contains("warning: `--url`: `artifact.url` points into the folder `x`, but `build_id` is `20260115-1614-9121078`; `otactl verify` will fail item 2"),
+        "{}",
+        stderr(&out)
+    );
     // A gzip tarball is a source tarball.
     ctx.run_tool("tar", &["czf", "app-src.tar.gz", "fw.bin"]);
     let out = ctx
