@@ -20,6 +20,7 @@ pub mod keys;
 pub mod lint;
 pub mod manifest;
 pub mod output;
+pub mod progress;
 pub mod remote;
 pub mod secrets;
 pub mod tarball;

@@ -17,6 +17,7 @@ use flate2::{Compression, GzBuilder};
 use crate::error::{Error, Result};
 use crate::git::{self, Commit};
 use crate::hash::HashingWriter;
+use crate::progress::{ProgressReader, Reporter};
 use crate::secrets::{AllowList, ContentScanner, SecretFinding, secret_name};
 
 /// What to build.
@@ -29,6 +30,8 @@ pub struct TarballSpec<'a> {
     pub prefix: &'a str,
     /// Paths the secret scan lets through.
     pub allow: &'a AllowList,
+    /// Where the progress of the tar stream goes.
+    pub reporter: &'a dyn Reporter,
 }
 
 /// A finished tarball.
@@ -86,7 +89,11 @@ pub fn write_tarball(spec: &TarballSpec<'_>, out: &Path) -> Result<Tarball> {
 
     let (tx, rx) = sync_channel::<Vec<u8>>(8);
     let compressor = std::thread::spawn(move || compress(&rx, file));
-    let scan = scan_stream(Tee::new(BufReader::with_capacity(CHUNK, stdout), tx), spec);
+    spec.reporter
+        .start(&format!("archiving {}", spec.prefix), None);
+    let reader = ProgressReader::new(BufReader::with_capacity(CHUNK, stdout), spec.reporter);
+    let scan = scan_stream(Tee::new(reader, tx), spec);
+    spec.reporter.finish();
     let compressed = compressor
         .join()
         .unwrap_or_else(|_| Err(std::io::Error::other("the compressor panicked")));

@@ -95,7 +95,9 @@ impl TarArgs {
             "archiving `{}` ({}) as `{prefix}`",
             self.reference, commit.id
         ));
+        let reporter = ctx.printer.reporter();
         let spec = TarballSpec {
+            reporter: &reporter,
             source: &source,
             commit: &commit,
             prefix: &prefix,

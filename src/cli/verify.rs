@@ -15,6 +15,7 @@ use crate::keys::PublicKey;
 use crate::lint::{self, SignaturePolicy};
 use crate::manifest::{ArtifactKind, Finding, MAX_MANIFEST_BYTES, Manifest, Parsed, Rules, parse};
 use crate::output::github;
+use crate::progress::{ProgressReader, Reporter as _};
 use crate::remote::fetch::{self, FetchError, Retry};
 
 /// Run the release checklist on a channel's manifest.
@@ -219,11 +220,16 @@ impl VerifyArgs {
                 skip("not downloaded (item 4)"),
             ];
         }
-        let mut reader = HashingReader::new(payload.reader, self.max_size);
+        let reporter = ctx.printer.reporter();
+        reporter.start(&m.artifact.url, payload.length);
+        let progress = ProgressReader::new(payload.reader, &reporter);
+        let mut reader = HashingReader::new(progress, self.max_size);
         let inspection = (m.artifact.kind == ArtifactKind::SourceTar)
             .then(|| inspect_tar_gz(&mut reader, expected_prefix(settings, m).as_deref()));
         let over_limit = reader.len() > self.max_size;
-        let sha_item = match reader.finish() {
+        let hashed = reader.finish();
+        reporter.finish();
+        let sha_item = match hashed {
             Ok((sha, len)) if sha == m.artifact.sha256 => Item::new(
                 4,
                 Status::Pass,

@@ -7,6 +7,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod github;
+pub mod progress;
 
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write as _};
@@ -66,6 +67,13 @@ impl Printer {
             color_err: decide(std::io::stderr().is_terminal()),
             color_out: decide(std::io::stdout().is_terminal()),
         }
+    }
+
+    /// A reporter for a long transfer: a bar at a terminal, unless `-q` or `-v`.
+    pub fn reporter(&self) -> progress::Bar {
+        let terminal =
+            std::io::stderr().is_terminal() && std::env::var_os("CI").is_none_or(|v| v != "true");
+        progress::Bar::new(terminal && self.verbosity == Verbosity::Normal)
     }
 
     /// Whether `-v` was given.

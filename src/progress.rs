@@ -1,0 +1,44 @@
+//! Progress of long transfers, as the core reports it. The core calls a
+//! [`Reporter`]; the binary decides how (or whether) it is shown.
+
+use std::io::Read;
+
+/// Receives the progress of one transfer.
+pub trait Reporter: Send + Sync {
+    /// A transfer of `total` bytes (when known) starts.
+    fn start(&self, what: &str, total: Option<u64>);
+    /// `bytes` more were moved.
+    fn advance(&self, bytes: u64);
+    /// The transfer ended.
+    fn finish(&self);
+}
+
+/// A reporter that shows nothing.
+pub struct Silent;
+
+impl Reporter for Silent {
+    fn start(&self, _what: &str, _total: Option<u64>) {}
+    fn advance(&self, _bytes: u64) {}
+    fn finish(&self) {}
+}
+
+/// A reader that reports every byte it yields.
+pub struct ProgressReader<'a, R> {
+    inner: R,
+    reporter: &'a dyn Reporter,
+}
+
+impl<'a, R: Read> ProgressReader<'a, R> {
+    /// Wraps `inner`.
+    pub fn new(inner: R, reporter: &'a dyn Reporter) -> Self {
+        ProgressReader { inner, reporter }
+    }
+}
+
+impl<R: Read> Read for ProgressReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.reporter.advance(n as u64);
+        Ok(n)
+    }
+}
