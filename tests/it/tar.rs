@@ -95,7 +95,7 @@ fn pseudo_random(len: usize) -> Vec<u8> {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        if x % 4 == 0 {
+        if x.is_multiple_of(4) {
             out.extend_from_slice(b"structured text line for the compressor\n");
         } else {
             out.extend_from_slice(&x.to_le_bytes());
