@@ -126,7 +126,8 @@ fn read_manifest(path: &Path, rules: &Rules<'_>) -> Result<(Vec<u8>, Parsed)> {
 }
 
 /// Parses a manifest a writing command is given: errors refuse (exit 2), warnings are printed.
-fn accept_manifest(ctx: &Ctx, path: &Path, parsed: Parsed) -> Result<Manifest> {
+/// Returns the manifest and the JSON object it was read from (what is signed).
+fn accept_manifest(ctx: &Ctx, path: &Path, parsed: Parsed) -> Result<(Manifest, Object)> {
     let (errors, warnings): (Vec<Finding>, Vec<Finding>) =
         parsed.findings.into_iter().partition(Finding::is_error);
     if !errors.is_empty() {
@@ -138,11 +139,16 @@ fn accept_manifest(ctx: &Ctx, path: &Path, parsed: Parsed) -> Result<Manifest> {
     for w in &warnings {
         ctx.printer.finding_warning(&display(path), w);
     }
-    parsed.manifest.ok_or_else(|| Error::InvalidManifest {
-        path: path.to_owned(),
-        findings: vec![],
-    })
+    parsed
+        .manifest
+        .zip(parsed.object)
+        .ok_or_else(|| Error::InvalidManifest {
+            path: path.to_owned(),
+            findings: vec![],
+        })
 }
+
+type Object = serde_json::Map<String, Value>;
 
 fn flag_of(key: Option<&str>) -> &'static str {
     match key {
@@ -186,7 +192,7 @@ impl NewArgs {
                 flag: "--min-build-id",
                 message: e.to_string(),
             })?),
-            None => current.as_ref().and_then(|m| m.min_build_id.clone()),
+            None => current.as_ref().and_then(|(m, _)| m.min_build_id.clone()),
         };
         let created = ctx
             .now
@@ -233,7 +239,7 @@ impl NewArgs {
                 tag.reason
             ));
         }
-        if let Some(current) = &current {
+        if let Some((current, current_object)) = &current {
             let refusals = lint::compare_with_base(new, current, &parsed, "the current manifest");
             if !refusals.is_empty() {
                 return Err(Error::Downgrade {
@@ -241,7 +247,7 @@ impl NewArgs {
                     findings: refusals,
                 });
             }
-            if same_content(&current.object, &object) {
+            if same_content(current_object, &object) {
                 ctx.printer.status(&format!(
                     "`{}` already holds build `{build_id}`; unchanged",
                     display(&path)
@@ -300,7 +306,11 @@ impl NewArgs {
 }
 
 /// The channel's current manifest; it must be valid to be replaced safely.
-fn current_manifest(ctx: &Ctx, path: &Path, rules: &Rules<'_>) -> Result<Option<Manifest>> {
+fn current_manifest(
+    ctx: &Ctx,
+    path: &Path,
+    rules: &Rules<'_>,
+) -> Result<Option<(Manifest, Object)>> {
     if !fsx::exists(path) {
         return Ok(None);
     }
@@ -378,7 +388,7 @@ impl SignArgs {
         let settings = ctx.settings()?;
         let rules = rules(ctx, &settings, &self.file);
         let (bytes, parsed) = read_manifest(&self.file, &rules)?;
-        let manifest = accept_manifest(ctx, &self.file, parsed)?;
+        let (manifest, mut object) = accept_manifest(ctx, &self.file, parsed)?;
         let key = signing_key(self.key.as_deref())?;
         let public = key.public_key();
         let trusted = Ctx::trusted_keys(&settings, &[])?;
@@ -397,7 +407,6 @@ impl SignArgs {
                     .join(", "),
             });
         }
-        let mut object = manifest.object;
         let message = signed_bytes(&object).map_err(|message| Error::InvalidArg {
             flag: "FILE",
             message,

@@ -89,8 +89,6 @@ pub struct Manifest {
     pub signature: Option<[u8; 64]>,
     /// `artifact`.
     pub artifact: Artifact,
-    /// The whole JSON object as read, unknown keys included: what is signed.
-    pub object: Map<String, Value>,
 }
 
 impl Manifest {

@@ -370,7 +370,6 @@ impl Checker<'_, '_> {
             notes: notes?.to_owned(),
             signature,
             artifact: artifact?,
-            object: object.clone(),
         })
     }
 

@@ -1,5 +1,5 @@
-//! Publishing targets and downloads. One `enum` per backend family, no trait
-//! objects: the backends are fixed.
+//! Publishing targets and downloads: the release folder (`dir`) and plain
+//! `file://`/`http(s)://` reads (`fetch`). GitHub and OCI targets join them here.
 
 pub mod dir;
 pub mod fetch;
