@@ -19,7 +19,8 @@ refuses, like ed25519-dalek's `verify_strict`:
     refused too) or a non-canonical encoding (y >= p);
   * a signature whose S is not below the group order L (malleated S + L).
 
-Prints `ok PATH` or `FAIL PATH: REASON` per file. Exit status: 0 when every
+Prints `ok PATH` or `FAIL PATH: REASON` per file (with --expect-fail,
+`rejected, as expected: PATH: REASON`). Exit status: 0 when every
 file passed (with --expect-fail: when every file failed), 1 otherwise, 2 on
 usage errors (bad arguments, unreadable or non-Ed25519 public key). A weak
 public key loads but makes every file FAIL, so --expect-fail can show it.
@@ -129,7 +130,8 @@ def main(argv=None):
         try:
             check(path, key)
         except (OSError, ValueError) as e:  # JSONDecodeError/UnicodeError are ValueErrors
-            print(f"FAIL {path}: {e}")
+            verdict = "rejected, as expected:" if args.expect_fail else "FAIL"
+            print(f"{verdict} {path}: {e}")
         else:
             passed += 1
             print(f"ok {path}")
