@@ -171,15 +171,16 @@ pub fn find_files(dir: &Path, name: &str) -> Result<Vec<PathBuf>> {
     Ok(found)
 }
 
-/// The entries of a folder, sorted.
-pub fn list_dir(dir: &Path) -> Result<Vec<PathBuf>> {
+/// The entries of a folder with whether each is a folder (symlinks are not
+/// followed), sorted.
+pub fn list_dir(dir: &Path) -> Result<Vec<(PathBuf, bool)>> {
     let read_err = |source| Error::Read {
         path: dir.to_owned(),
         source,
     };
     let mut entries = fs::read_dir(dir)
         .map_err(read_err)?
-        .map(|e| e.map(|e| e.path()))
+        .map(|e| e.and_then(|e| Ok((e.path(), e.file_type()?.is_dir()))))
         .collect::<std::io::Result<Vec<_>>>()
         .map_err(read_err)?;
     entries.sort();

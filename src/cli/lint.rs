@@ -81,18 +81,24 @@ impl LintArgs {
 
     /// The manifest files (or folders to search) to check; folders that are not
     /// channels become findings.
-    fn files(&self, settings: &Settings, reports: &mut Vec<FileReport>) -> Result<Vec<PathBuf>> {
+    fn files(&self, settings: &Settings, reports: &mut Vec<FileReport>) -> Result<Vec<Unit>> {
         if !self.paths.is_empty() {
             // Each folder is split into its entries, so that the walk below it runs
             // on every core too (reading folders costs as much as checking files).
             let mut units = Vec::new();
             for path in &self.paths {
                 if fsx::is_dir(path) {
-                    units.extend(fsx::list_dir(path)?.into_iter().filter(|p| {
-                        fsx::is_dir(p) || p.file_name().is_some_and(|n| n == "manifest.json")
+                    units.extend(fsx::list_dir(path)?.into_iter().filter_map(|(p, dir)| {
+                        if dir {
+                            Some(Unit::Folder(p))
+                        } else {
+                            p.file_name()
+                                .is_some_and(|n| n == "manifest.json")
+                                .then_some(Unit::File(p))
+                        }
                     }));
                 } else {
-                    units.push(path.clone());
+                    units.push(Unit::File(path.clone()));
                 }
             }
             return Ok(units);
@@ -123,7 +129,7 @@ impl LintArgs {
                 }
             }
         }
-        Ok(files)
+        Ok(files.into_iter().map(Unit::File).collect())
     }
 
     fn print(&self, ctx: &Ctx, report: &LintReport) -> Result<()> {
@@ -186,11 +192,17 @@ fn trusted_keys(settings: &Settings, reports: &mut Vec<FileReport>) -> Vec<Publi
 }
 
 /// Checks the files on every core, keeping their order.
+/// A manifest file, or a folder to search for them.
+enum Unit {
+    File(PathBuf),
+    Folder(PathBuf),
+}
+
 fn check_files(
     ctx: &Ctx,
     settings: &Settings,
     trusted: &[PublicKey],
-    files: &[PathBuf],
+    files: &[Unit],
     base: Option<&str>,
 ) -> Vec<FileReport> {
     let policy = SignaturePolicy {
@@ -256,13 +268,13 @@ fn check_files(
         })
     };
     // A unit is a manifest file or a folder to search for them.
-    let unit = |path: &PathBuf| -> Vec<FileReport> {
-        if !fsx::is_dir(path) {
-            return vec![guarded(path)];
-        }
-        match fsx::find_files(path, "manifest.json") {
-            Ok(files) => files.iter().map(guarded).collect(),
-            Err(e) => vec![FileReport::failed(display(path), error_text(&e))],
+    let unit = |unit: &Unit| -> Vec<FileReport> {
+        match unit {
+            Unit::File(path) => vec![guarded(path)],
+            Unit::Folder(path) => match fsx::find_files(path, "manifest.json") {
+                Ok(files) => files.iter().map(guarded).collect(),
+                Err(e) => vec![FileReport::failed(display(path), error_text(&e))],
+            },
         }
     };
     let threads = std::thread::available_parallelism()
