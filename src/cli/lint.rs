@@ -12,7 +12,7 @@ use crate::fsx;
 use crate::git;
 use crate::keys::PublicKey;
 use crate::lint::{Base, FileReport, LintInput, SignaturePolicy, lint_file};
-use crate::manifest::{Finding, MAX_MANIFEST_BYTES, Rules};
+use crate::manifest::{Finding, MAX_MANIFEST_BYTES};
 use crate::output::github;
 
 /// Check every channel manifest of the repository.
@@ -237,13 +237,7 @@ fn check_files(
             },
             None => None,
         };
-        let rules = Rules {
-            channels: &settings.channels,
-            folder: settings.folder_channel(path),
-            strict_keys: ctx.strict_keys,
-            ascii_only: settings.ascii_only,
-            now: ctx.now,
-        };
+        let rules = ctx.rules(settings, path);
         let mut report = lint_file(
             &LintInput {
                 path: shown,

@@ -9,7 +9,6 @@ use serde_json::Value;
 
 use super::{Ctx, display};
 use crate::build_id::BuildId;
-use crate::config::Settings;
 use crate::error::{Error, ExitCode, Result};
 use crate::fsx::{self, Existing};
 use crate::hash;
@@ -106,18 +105,6 @@ impl ManifestCommand {
     }
 }
 
-fn rules<'a>(ctx: &Ctx, settings: &'a Settings, path: &'a Path) -> Rules<'a> {
-    Rules {
-        channels: &settings.channels,
-        folder: settings
-            .folder_channel(path)
-            .filter(|f| settings.channels.iter().any(|c| c == f)),
-        strict_keys: ctx.strict_keys,
-        ascii_only: settings.ascii_only,
-        now: ctx.now,
-    }
-}
-
 /// Reads and parses a manifest file; `Err` only when it cannot be read.
 fn read_manifest(path: &Path, rules: &Rules<'_>) -> Result<(Vec<u8>, Parsed)> {
     let bytes = fsx::read_limited(path, MAX_MANIFEST_BYTES, "a manifest")?;
@@ -183,7 +170,7 @@ impl NewArgs {
                     message: e.to_string(),
                 })?;
         let path = super::display_path(&settings.manifest_path(&self.channel));
-        let rules = rules(ctx, &settings, &path);
+        let rules = ctx.rules(&settings, &path);
 
         let (sha256, kind) = self.artifact_facts(ctx)?;
         let current = current_manifest(ctx, &path, &rules)?;
@@ -386,7 +373,7 @@ fn signing_key(flag: Option<&Path>) -> Result<PrivateKey> {
 impl SignArgs {
     fn run(self, ctx: &Ctx) -> Result<ExitCode> {
         let settings = ctx.settings()?;
-        let rules = rules(ctx, &settings, &self.file);
+        let rules = ctx.rules(&settings, &self.file);
         let (bytes, parsed) = read_manifest(&self.file, &rules)?;
         let (manifest, mut object) = accept_manifest(ctx, &self.file, parsed)?;
         let key = signing_key(self.key.as_deref())?;
@@ -455,7 +442,7 @@ impl VerifyArgs {
     fn run(self, ctx: &Ctx) -> Result<ExitCode> {
         let settings = ctx.settings()?;
         let trusted = Ctx::trusted_keys(&settings, &self.pubkey)?;
-        let rules = rules(ctx, &settings, &self.file);
+        let rules = ctx.rules(&settings, &self.file);
         let (_, parsed) = read_manifest(&self.file, &rules)?;
         let mut findings = parsed.findings.clone();
         let policy = SignaturePolicy {

@@ -115,6 +115,20 @@ impl Ctx {
         Ok(settings)
     }
 
+    /// The rules a manifest at `path` is read with: the repository's channels, the
+    /// channel folder holding it (when it is one), `--no-strict-keys`, `ascii_only`.
+    fn rules<'a>(&self, settings: &'a Settings, path: &'a Path) -> crate::manifest::Rules<'a> {
+        crate::manifest::Rules {
+            channels: &settings.channels,
+            folder: settings
+                .folder_channel(path)
+                .filter(|f| settings.channels.iter().any(|c| c == f)),
+            strict_keys: self.strict_keys,
+            ascii_only: settings.ascii_only,
+            now: self.now,
+        }
+    }
+
     /// The trusted public keys: `--pubkey` flags when given, else `[signing] public_keys`.
     fn trusted_keys(settings: &Settings, flags: &[PathBuf]) -> Result<Vec<PublicKey>> {
         let paths: Vec<PathBuf> = if flags.is_empty() {

@@ -113,15 +113,7 @@ impl VerifyArgs {
         };
         let trusted = super::Ctx::trusted_keys(&settings, &self.pubkey)?;
         let bytes = fsx::read_limited(&path, MAX_MANIFEST_BYTES, "a manifest")?;
-        let rules = Rules {
-            channels: &settings.channels,
-            folder: settings
-                .folder_channel(&path)
-                .filter(|f| settings.channels.iter().any(|c| c == f)),
-            strict_keys: ctx.strict_keys,
-            ascii_only: settings.ascii_only,
-            now: ctx.now,
-        };
+        let rules = ctx.rules(&settings, &path);
         let parsed = parse(&bytes, &rules);
         let items = self.items(ctx, &settings, &path, &parsed, &trusted);
         let report = Report::new(
