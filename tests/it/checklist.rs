@@ -1,7 +1,7 @@
 //! `otactl publish dir` and `otactl verify`: the local release flow end to end, and
 //! each checklist item failing for its own reason.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 
 use serde::Deserialize;
@@ -15,17 +15,6 @@ struct Release {
     ctx: TestContext,
     id: String,
     tarball: PathBuf,
-}
-
-fn git_in(ctx: &TestContext, dir: &Path, args: &[&str]) -> Vec<u8> {
-    let out = ctx
-        .tool("git")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
-    out.stdout
 }
 
 fn run(ctx: &TestContext, args: &[&str]) -> Output {
@@ -66,9 +55,9 @@ impl Release {
         std::fs::create_dir_all(src.join("lib")).unwrap();
         std::fs::write(src.join("README.md"), "# app\n").unwrap();
         std::fs::write(src.join("lib/main.c"), "int main(void) { return 0; }\n").unwrap();
-        git_in(&ctx, &src, &["init", "-q", "-b", "main"]);
-        git_in(&ctx, &src, &["add", "-A"]);
-        git_in(&ctx, &src, &["commit", "-q", "-m", "app"]);
+        ctx.git_in(&src, &["init", "-q", "-b", "main"]);
+        ctx.git_in(&src, &["add", "-A"]);
+        ctx.git_in(&src, &["commit", "-q", "-m", "app"]);
         std::fs::create_dir_all(ctx.path("keys")).unwrap();
         std::fs::copy(
             fixtures().join("vectors/rfc8032-test1.public.pem"),
@@ -125,11 +114,10 @@ impl Release {
 
     /// The verify transcript with the build id and commit replaced.
     fn transcript(&self, out: &Output) -> String {
-        let commit = String::from_utf8(git_in(
-            &self.ctx,
-            &self.ctx.root().join("src"),
-            &["rev-parse", "HEAD"],
-        ))
+        let commit = String::from_utf8(
+            self.ctx
+                .git_in(&self.ctx.root().join("src"), &["rev-parse", "HEAD"]),
+        )
         .unwrap();
         self.ctx
             .transcript(out)
@@ -206,8 +194,7 @@ fn the_local_release_flow_passes_every_item() {
             .collect::<Vec<_>>()
     );
     // The tarball is git's, and lint agrees.
-    let theirs = git_in(
-        &r.ctx,
+    let theirs = r.ctx.git_in(
         &r.ctx.root().join("src"),
         &[
             "archive",
@@ -291,11 +278,10 @@ sys.stdout.buffer.write(gzip.compress(buf.getvalue(), mtime=0))
 #[test]
 fn hostile_tarballs_fail_item_5() {
     let r = Release::new();
-    let commit = String::from_utf8(git_in(
-        &r.ctx,
-        &r.ctx.root().join("src"),
-        &["rev-parse", "HEAD"],
-    ))
+    let commit = String::from_utf8(
+        r.ctx
+            .git_in(&r.ctx.root().join("src"), &["rev-parse", "HEAD"]),
+    )
     .unwrap();
     let commit = commit.trim();
     let p = format!("app-{}", r.id);

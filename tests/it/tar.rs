@@ -105,17 +105,6 @@ fn pseudo_random(len: usize) -> Vec<u8> {
     out
 }
 
-fn git_output(ctx: &TestContext, dir: &Path, args: &[&str]) -> Vec<u8> {
-    let out = ctx
-        .tool("git")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
-    out.stdout
-}
-
 fn build_id(ctx: &TestContext, src: &Path, reference: &str) -> String {
     let out = ctx
         .otactl()
@@ -172,17 +161,13 @@ fn byte_identical_to_git_archive_for_every_ref() {
         let out = otactl_tar(&ctx, &src, reference, &ours, &env);
         assert_eq!(out.status.code(), Some(0), "{reference}: {}", stderr(&out));
         let prefix = format!("--prefix=rich-{id}/");
-        let theirs = git_output(
-            &ctx,
-            &src,
-            &["archive", "--format=tar.gz", &prefix, reference],
-        );
+        let theirs = ctx.git_in(&src, &["archive", "--format=tar.gz", &prefix, reference]);
         let ours_bytes = std::fs::read(&ours).unwrap();
         assert!(
             ours_bytes == theirs,
             "{reference}: the .tar.gz differs from git archive's"
         );
-        let tar = git_output(&ctx, &src, &["archive", "--format=tar", &prefix, reference]);
+        let tar = ctx.git_in(&src, &["archive", "--format=tar", &prefix, reference]);
         assert!(
             gunzip(&ours_bytes) == tar,
             "{reference}: the tar stream differs from git archive's"
@@ -267,8 +252,7 @@ fn byte_identical_on_this_repository() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let id = build_id(&ctx, repo, "HEAD");
-    let theirs = git_output(
-        &ctx,
+    let theirs = ctx.git_in(
         repo,
         &[
             "archive",
@@ -284,12 +268,12 @@ fn byte_identical_on_this_repository() {
 fn build_id_is_the_committer_time_in_utc() {
     let ctx = TestContext::new();
     let src = rich_repo(&ctx);
-    let head = String::from_utf8(git_output(&ctx, &src, &["rev-parse", "HEAD"])).unwrap();
+    let head = String::from_utf8(ctx.git_in(&src, &["rev-parse", "HEAD"])).unwrap();
     assert_eq!(
         build_id(&ctx, &src, "HEAD"),
         format!("20260301-0000-{}", &head[..7])
     );
-    let v2 = String::from_utf8(git_output(&ctx, &src, &["rev-parse", "v2^{commit}"])).unwrap();
+    let v2 = String::from_utf8(ctx.git_in(&src, &["rev-parse", "v2^{commit}"])).unwrap();
     // 23:59:59 at +05:30 is 18:29 UTC.
     assert_eq!(
         build_id(&ctx, &src, "v2"),
@@ -315,7 +299,7 @@ fn build_id_is_the_committer_time_in_utc() {
 fn a_tree_is_refused() {
     let ctx = TestContext::new();
     let src = rich_repo(&ctx);
-    let tree = String::from_utf8(git_output(&ctx, &src, &["rev-parse", "HEAD^{tree}"])).unwrap();
+    let tree = String::from_utf8(ctx.git_in(&src, &["rev-parse", "HEAD^{tree}"])).unwrap();
     for command in ["build-id", "tar"] {
         let out = ctx
             .otactl()
