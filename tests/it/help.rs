@@ -51,3 +51,40 @@ fn version() {
         format!("otactl {}\n", env!("CARGO_PKG_VERSION"))
     );
 }
+
+#[test]
+fn color_quiet_and_verbose() {
+    let ctx = TestContext::new();
+    ctx.write(
+        "channels/stable/manifest.json",
+        crate::support::manifest_json("stable", "20260115-1614-9121078", None, "n")
+            .replace("\"notes\"", "\"x\": \"y\",\n  \"notes\""),
+    );
+    // Never colored off a terminal unless asked; `--color always` colors the labels.
+    let plain = ctx.otactl().arg("lint").output().unwrap();
+    assert!(!crate::support::stdout(&plain).contains('\x1b'));
+    let colored = ctx
+        .otactl()
+        .args(["lint", "--color", "always"])
+        .output()
+        .unwrap();
+    assert!(
+        crate::support::stdout(&colored)
+            .contains("\x1b[1;31merror\x1b[0m: channels/stable/manifest.json:10:")
+    );
+    // -q drops the status line, keeps the results; -v adds details.
+    let quiet = ctx.otactl().args(["-q", "lint"]).output().unwrap();
+    assert_eq!(quiet.stdout, plain.stdout);
+    assert!(
+        quiet.stderr.is_empty(),
+        "{}",
+        crate::support::stderr(&quiet)
+    );
+    ctx.write("otactl.toml", "");
+    let verbose = ctx.otactl().args(["-v", "lint"]).output().unwrap();
+    assert!(
+        crate::support::stderr(&verbose).starts_with("using configuration `otactl.toml`\n"),
+        "{}",
+        crate::support::stderr(&verbose)
+    );
+}
