@@ -58,12 +58,7 @@ impl Release {
         ctx.git_in(&src, &["init", "-q", "-b", "main"]);
         ctx.git_in(&src, &["add", "-A"]);
         ctx.git_in(&src, &["commit", "-q", "-m", "app"]);
-        std::fs::create_dir_all(ctx.path("keys")).unwrap();
-        std::fs::copy(
-            fixtures().join("vectors/rfc8032-test1.public.pem"),
-            ctx.path("keys/ota_pubkey.pem"),
-        )
-        .unwrap();
+        ctx.trust("rfc8032-test1.public.pem");
         ctx.write(
             "otactl.toml",
             "name = \"app\"\nsource = \"../src\"\n[signing]\npublic_keys = [\"keys/ota_pubkey.pem\"]\nrequire = true\n[dir]\npath = \"../releases\"\n",

@@ -11,12 +11,7 @@ const KEY_ID: &str = "21fe31dfa154a261";
 /// A channel repository with all three channels signed by the RFC 8032 test key.
 fn signed_repo() -> TestContext {
     let ctx = TestContext::new();
-    std::fs::create_dir_all(ctx.path("keys")).unwrap();
-    std::fs::copy(
-        fixtures().join("vectors/rfc8032-test1.public.pem"),
-        ctx.path("keys/ota_pubkey.pem"),
-    )
-    .unwrap();
+    ctx.trust("rfc8032-test1.public.pem");
     ctx.write(
         "otactl.toml",
         "[signing]\npublic_keys = [\"keys/ota_pubkey.pem\"]\nrequire = true\n",

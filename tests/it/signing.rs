@@ -413,12 +413,7 @@ fn sign_takes_the_key_from_flag_or_environment() {
 #[test]
 fn sign_refuses_a_key_the_repository_does_not_trust() {
     let ctx = TestContext::new();
-    std::fs::create_dir_all(ctx.path("keys")).unwrap();
-    std::fs::copy(
-        fixtures().join("vectors/rfc8032-test2.public.pem"),
-        ctx.path("keys/ota_pubkey.pem"),
-    )
-    .unwrap();
+    ctx.trust("rfc8032-test2.public.pem");
     ctx.write(
         "otactl.toml",
         "[signing]\npublic_keys = [\"keys/ota_pubkey.pem\"]\n",

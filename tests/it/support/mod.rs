@@ -48,6 +48,17 @@ impl TestContext {
         path
     }
 
+    /// Copies a public key of `tests/fixtures/vectors/` to `keys/ota_pubkey.pem`, the
+    /// key a channel repository trusts.
+    pub fn trust(&self, fixture: &str) {
+        std::fs::create_dir_all(self.path("keys")).unwrap();
+        std::fs::copy(
+            fixtures().join("vectors").join(fixture),
+            self.path("keys/ota_pubkey.pem"),
+        )
+        .unwrap();
+    }
+
     /// Reads a file under the working folder.
     pub fn read(&self, rel: &str) -> String {
         std::fs::read_to_string(self.path(rel)).unwrap()
