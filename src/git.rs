@@ -10,8 +10,21 @@ use crate::fsx;
 /// for `.git` in it and its parents.
 pub fn enclosing_work_tree(path: &Path) -> Option<PathBuf> {
     let abs = std::path::absolute(path).ok()?;
-    abs.ancestors()
-        .skip(1)
+    // `..` must not hide the work tree (`outside/../repo/k.pem`): resolve it by
+    // name, then resolve the part that exists (symlinks included) on disk.
+    let mut lexical = PathBuf::new();
+    for part in abs.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                lexical.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => lexical.push(other),
+        }
+    }
+    let existing = lexical.ancestors().skip(1).find(|dir| dir.exists())?;
+    let real = std::fs::canonicalize(existing).unwrap_or_else(|_| existing.to_owned());
+    real.ancestors()
         .find(|dir| fsx::exists(&dir.join(".git")))
         .map(Path::to_owned)
 }

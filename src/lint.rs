@@ -148,14 +148,22 @@ pub fn check_signature(
         },
     };
     if policy.trusted.is_empty() {
-        findings.push(
+        let hint = "list the public keys devices trust in `[signing] public_keys` of otactl.toml";
+        // A required signature must be a valid one; with no key to check it, it is not.
+        let finding = if policy.require {
+            Finding::error(
+                line,
+                Some("signature"),
+                "signatures are required, but there is no trusted public key to check this one",
+            )
+        } else {
             Finding::warning(
                 line,
                 Some("signature"),
                 "the signature was not checked: no trusted public key",
             )
-            .with_hint("set `[signing] public_keys` in otactl.toml or pass `--pubkey`"),
-        );
+        };
+        findings.push(finding.with_hint(hint));
         return None;
     }
     let Ok(message) = signed_bytes(object) else {

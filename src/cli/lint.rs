@@ -41,6 +41,8 @@ pub(crate) enum LintFormat {
 
 #[derive(Serialize)]
 struct LintReport {
+    #[serde(skip)]
+    manifests: usize,
     ok: bool,
     errors: usize,
     warnings: usize,
@@ -52,6 +54,7 @@ impl LintArgs {
         let settings = ctx.settings()?;
         let mut reports = Vec::new();
         let trusted = trusted_keys(&settings, &mut reports);
+        let key_reports = reports.len();
         let files = self.files(&settings, &mut reports)?;
         if let Some(base) = &self.base {
             git::verify_commit(&settings.root, base, "--base")?;
@@ -66,6 +69,7 @@ impl LintArgs {
         let errors = reports.iter().map(FileReport::errors).sum();
         let warnings = reports.iter().map(FileReport::warnings).sum();
         let report = LintReport {
+            manifests: reports.len() - key_reports,
             ok: errors == 0,
             errors,
             warnings,
@@ -97,8 +101,13 @@ impl LintArgs {
                                 .then_some(Unit::File(p))
                         }
                     }));
-                } else {
+                } else if fsx::exists(path) {
                     units.push(Unit::File(path.clone()));
+                } else {
+                    return Err(Error::Read {
+                        path: path.clone(),
+                        source: std::io::Error::from(std::io::ErrorKind::NotFound),
+                    });
                 }
             }
             return Ok(units);
@@ -156,7 +165,7 @@ impl LintArgs {
                 }
             }
         }
-        let files = report.files.len();
+        let files = report.manifests;
         let status = format!(
             "checked {files} manifest{}: {} error{}, {} warning{}",
             if files == 1 { "" } else { "s" },

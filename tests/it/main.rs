@@ -19,7 +19,9 @@ mod support;
 
 mod checklist;
 mod help;
+mod key;
 mod keys;
+mod lint;
 mod lint_repo;
 mod signing;
 mod tar;
