@@ -84,11 +84,7 @@ pub fn write_atomic(
         source,
     };
     let dir = parent_dir(path);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".otactl-")
-        .suffix(".tmp")
-        .tempfile_in(&dir)
-        .map_err(write_err)?;
+    let mut tmp = new_file_builder().tempfile_in(&dir).map_err(write_err)?;
     if let Some(mode) = mode {
         set_mode(tmp.as_file(), mode).map_err(write_err)?;
     }
@@ -119,6 +115,19 @@ pub fn sync_dir(dir: &Path) {
     if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
     }
+}
+
+/// A temporary file that becomes an ordinary file: readable like any new file
+/// (0666 less the umask), not tempfile's private 0600.
+pub fn new_file_builder() -> tempfile::Builder<'static, 'static> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".otactl-").suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(fs::Permissions::from_mode(0o666));
+    }
+    builder
 }
 
 fn parent_dir(path: &Path) -> PathBuf {

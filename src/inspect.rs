@@ -23,7 +23,9 @@ const MAX_PROBLEMS: usize = 20;
 /// no prefix, the top folder of the first entry is taken as the prefix.
 pub fn inspect_tar_gz<R: Read>(reader: R, prefix: Option<&str>) -> Inspection {
     let mut found = Inspection::default();
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(reader));
+    let mut archive = tar::Archive::new(flate2::read::MultiGzDecoder::new(reader));
+    // Every gzip member is read: devices' tar readers extract them all.
+    let mut symlinks: Vec<String> = Vec::new();
     let entries = match archive.entries() {
         Ok(entries) => entries,
         Err(e) => {
@@ -31,13 +33,6 @@ pub fn inspect_tar_gz<R: Read>(reader: R, prefix: Option<&str>) -> Inspection {
                 .problems
                 .push(format!("not a well-formed tar.gz: {e}"));
             return found;
-        }
-    };
-    let problem = |found: &mut Inspection, text: String| {
-        if found.problems.len() < MAX_PROBLEMS {
-            found.problems.push(text);
-        } else if found.problems.len() == MAX_PROBLEMS {
-            found.problems.push("… and more".to_owned());
         }
     };
     for entry in entries {
@@ -87,9 +82,18 @@ pub fn inspect_tar_gz<R: Read>(reader: R, prefix: Option<&str>) -> Inspection {
             problem(&mut found, format!("`{path}` is not under `{expected}`"));
             continue;
         };
+        // An entry below a symlink would be written through it, wherever it points.
+        if let Some(link) = symlinks.iter().find(|l| path.starts_with(&format!("{l}/"))) {
+            problem(
+                &mut found,
+                format!("`{path}` lies under the symlink `{link}`"),
+            );
+            continue;
+        }
         match kind {
             tar::EntryType::Regular | tar::EntryType::Directory | tar::EntryType::Continuous => {}
             tar::EntryType::Symlink => {
+                symlinks.push(path.trim_end_matches('/').to_owned());
                 let target = entry
                     .link_name_bytes()
                     .map(|t| String::from_utf8_lossy(&t).into_owned())
@@ -117,6 +121,15 @@ pub fn inspect_tar_gz<R: Read>(reader: R, prefix: Option<&str>) -> Inspection {
         }
     }
     found
+}
+
+/// Records a problem, up to a limit.
+fn problem(found: &mut Inspection, text: String) {
+    if found.problems.len() < MAX_PROBLEMS {
+        found.problems.push(text);
+    } else if found.problems.len() == MAX_PROBLEMS {
+        found.problems.push("… and more".to_owned());
+    }
 }
 
 /// The `comment` record of a pax header body (`"<len> comment=<value>\n"` records).

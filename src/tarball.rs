@@ -65,9 +65,7 @@ pub fn write_tarball(spec: &TarballSpec<'_>, out: &Path) -> Result<Tarball> {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => std::path::PathBuf::from("."),
     };
-    let tmp = tempfile::Builder::new()
-        .prefix(".otactl-")
-        .suffix(".tmp")
+    let tmp = crate::fsx::new_file_builder()
         .tempfile_in(&dir)
         .map_err(write_err)?;
     let file = tmp.as_file().try_clone().map_err(write_err)?;

@@ -443,7 +443,7 @@ impl VerifyArgs {
         let settings = ctx.settings()?;
         let trusted = Ctx::trusted_keys(&settings, &self.pubkey)?;
         let rules = ctx.rules(&settings, &self.file);
-        let (_, parsed) = read_manifest(&self.file, &rules)?;
+        let parsed = super::read_for_check(&self.file, &rules)?;
         let mut findings = parsed.findings.clone();
         let policy = SignaturePolicy {
             trusted: &trusted,

@@ -144,6 +144,28 @@ impl Ctx {
     }
 }
 
+/// Reads a manifest for a checking command: a file over the size limit is a failed
+/// check (exit 1), as `lint` reports it; a file that cannot be read is an error.
+pub(crate) fn read_for_check(
+    path: &Path,
+    rules: &crate::manifest::Rules<'_>,
+) -> Result<crate::manifest::Parsed> {
+    match fsx::read_limited(path, crate::manifest::MAX_MANIFEST_BYTES, "a manifest") {
+        Ok(bytes) => Ok(crate::manifest::parse(&bytes, rules)),
+        Err(Error::TooLarge { size, limit, .. }) => Ok(crate::manifest::Parsed {
+            findings: vec![crate::manifest::Finding::error(
+                None,
+                None,
+                format!(
+                    "the file is {size} bytes, larger than the limit of {limit} bytes for a manifest; it was not read"
+                ),
+            )],
+            ..crate::manifest::Parsed::default()
+        }),
+        Err(e) => Err(e),
+    }
+}
+
 /// Reads a public key file.
 pub(crate) fn load_public_key(path: &Path) -> Result<PublicKey> {
     let bytes = fsx::read_limited(path, 64 * 1024, "a key file")?;

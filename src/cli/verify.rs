@@ -112,9 +112,8 @@ impl VerifyArgs {
             (None, None) => unreachable!("clap requires FILE or --channel"),
         };
         let trusted = super::Ctx::trusted_keys(&settings, &self.pubkey)?;
-        let bytes = fsx::read_limited(&path, MAX_MANIFEST_BYTES, "a manifest")?;
         let rules = ctx.rules(&settings, &path);
-        let parsed = parse(&bytes, &rules);
+        let parsed = super::read_for_check(&path, &rules)?;
         let items = self.items(ctx, &settings, &path, &parsed, &trusted);
         let report = Report::new(
             display(&path),

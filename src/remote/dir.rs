@@ -46,6 +46,18 @@ pub fn publish(
             flag: "FILE",
             message: format!("`{}` has no usable file name", file.display()),
         })?;
+    let read_err = |source| Error::Read {
+        path: file.to_owned(),
+        source,
+    };
+    // Everything that can fail without touching the release folder comes first.
+    let mut input = std::fs::File::open(file).map_err(read_err)?;
+    url_for(
+        &root.join(build_id.as_str()).join(name),
+        build_id,
+        name,
+        base_url,
+    )?;
     fsx::create_dir_all(&root.join(build_id.as_str()))?;
     let folder =
         std::fs::canonicalize(root.join(build_id.as_str())).map_err(|source| Error::Read {
@@ -61,18 +73,11 @@ pub fn publish(
         path: dest.clone(),
         source,
     };
-    let read_err = |source| Error::Read {
-        path: file.to_owned(),
-        source,
-    };
-    let tmp = tempfile::Builder::new()
-        .prefix(".otactl-")
-        .suffix(".tmp")
+    let tmp = crate::fsx::new_file_builder()
         .tempfile_in(&folder)
         .map_err(write_err)?;
     let mut writer =
         HashingWriter::new(std::io::BufWriter::with_capacity(256 * 1024, tmp.as_file()));
-    let mut input = std::fs::File::open(file).map_err(read_err)?;
     std::io::copy(&mut input, &mut writer).map_err(read_err)?;
     writer.flush().map_err(write_err)?;
     let (sha256, size, _) = writer.finish();

@@ -17,12 +17,16 @@
 
 mod support;
 
+mod bad_input;
 mod checklist;
 mod help;
 mod key;
 mod keys;
 mod lint;
 mod lint_repo;
+mod manifest;
+mod publish_dir;
 mod signing;
 mod tar;
 mod vectors;
+mod verify;
