@@ -19,21 +19,8 @@ pub fn to_hex(bytes: &[u8]) -> String {
 }
 
 /// The SHA-256 of everything `reader` yields, and its length.
-pub fn sha256_reader(mut reader: impl Read) -> std::io::Result<(String, u64)> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        hasher.update(&buf[..n]);
-        total += n as u64;
-    }
-    Ok((to_hex(&hasher.finalize()), total))
+pub fn sha256_reader(reader: impl Read) -> std::io::Result<(String, u64)> {
+    HashingReader::new(reader, u64::MAX).finish()
 }
 
 /// The SHA-256 of a file and its length, reading it once.
@@ -114,7 +101,16 @@ impl<R: Read> HashingReader<R> {
 
     /// Reads the rest of the stream, then returns the hex digest and the length.
     pub fn finish(mut self) -> std::io::Result<(String, u64)> {
-        std::io::copy(&mut self, &mut std::io::sink())?;
+        // Large reads: this is the hashing loop of every file otactl hashes.
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            match self.read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
         Ok((to_hex(&self.hasher.finalize()), self.len))
     }
 }
