@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::build_id::BuildId;
+use crate::text::code;
 
 /// How an item came out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -142,23 +143,27 @@ pub fn check_release_tag(build_id: &BuildId, url: &str) -> Item {
         Some(ReleaseLocation::GithubRelease { tag, .. }) if tag == build_id.as_str() => Item::new(
             2,
             Status::Pass,
-            format!("the release tag `{tag}` equals `build_id`"),
+            format!("the release tag {} equals `build_id`", code(&tag)),
         ),
         Some(ReleaseLocation::GithubRelease { tag, .. }) => Item::new(
             2,
             Status::Fail,
-            format!("`artifact.url` points at the release `{tag}`, but `build_id` is `{build_id}`"),
+            format!(
+                "`artifact.url` points at the release {}, but `build_id` is `{build_id}`",
+                code(&tag)
+            ),
         ),
         Some(ReleaseLocation::Folder { folder, .. }) if folder == build_id.as_str() => Item::new(
             2,
             Status::Pass,
-            format!("the release folder `{folder}` equals `build_id`"),
+            format!("the release folder {} equals `build_id`", code(&folder)),
         ),
         Some(ReleaseLocation::Folder { folder, .. }) => Item::new(
             2,
             Status::Fail,
             format!(
-                "`artifact.url` points into the folder `{folder}`, but `build_id` is `{build_id}`"
+                "`artifact.url` points into the folder {}, but `build_id` is `{build_id}`",
+                code(&folder)
             ),
         ),
         Some(ReleaseLocation::Oci) => Item::new(
@@ -226,7 +231,7 @@ impl Report {
                 "| {} | {} | {icon} | {} |",
                 item.number,
                 item.name,
-                item.reason.replace('|', "\\|").replace('\n', " ")
+                crate::text::markdown(&item.reason)
             );
         }
         out
@@ -249,7 +254,9 @@ mod tests {
             "https://github.com/o/r/releases/download/20260115-1614-0000000/evse-src-x.tar.gz";
         let item = check_release_tag(&id(), url);
         assert_eq!(item.status, Status::Fail);
-        assert!(item.reason.contains("`20260115-1614-0000000`"));
+        assert!(
+            crate::text::plain(&item.reason).contains("`20260115-1614-0000000`")
+        );
     }
 
     #[test]

@@ -24,5 +24,6 @@ pub mod progress;
 pub mod remote;
 pub mod secrets;
 pub mod tarball;
+pub mod text;
 
 pub use error::{Error, ExitCode, Result};

@@ -17,8 +17,10 @@ use flate2::{Compression, GzBuilder};
 use crate::error::{Error, Result};
 use crate::git::{self, Commit};
 use crate::hash::HashingWriter;
+use crate::inspect::LinkTree;
 use crate::progress::{ProgressReader, Reporter};
 use crate::secrets::{AllowList, ContentScanner, SecretFinding, secret_name};
+use crate::text::code;
 
 /// What to build.
 pub struct TarballSpec<'a> {
@@ -49,6 +51,9 @@ pub struct Tarball {
     pub submodules: Vec<String>,
     /// Secrets that an allow pattern let through.
     pub allowed_secrets: Vec<SecretFinding>,
+    /// Symlinks that resolve outside the tarball's top folder once extracted
+    /// (`verify` fails such a tarball's item 5).
+    pub escaping_links: Vec<String>,
 }
 
 const CHUNK: usize = 256 * 1024;
@@ -125,6 +130,7 @@ pub fn write_tarball(spec: &TarballSpec<'_>, out: &Path) -> Result<Tarball> {
         lfs_pointers: scan.lfs_pointers,
         submodules,
         allowed_secrets: scan.allowed,
+        escaping_links: scan.escaping_links,
     })
 }
 
@@ -195,15 +201,32 @@ struct Scan {
     secrets: Vec<SecretFinding>,
     allowed: Vec<SecretFinding>,
     lfs_pointers: Vec<String>,
+    escaping_links: Vec<String>,
 }
 
 fn scan_stream<R: Read>(tee: Tee<R>, spec: &TarballSpec<'_>) -> std::io::Result<Scan> {
     let mut scan = Scan::default();
     let mut archive = tar::Archive::new(tee);
     let mut buf = vec![0u8; 64 * 1024];
+    let mut links = LinkTree::default();
     for entry in archive.entries()? {
         let mut entry = entry?;
         scan.entries += 1;
+        if entry.header().entry_type() == tar::EntryType::Symlink {
+            let full = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            let link = full.strip_prefix(spec.prefix).unwrap_or(&full);
+            let target = entry
+                .link_name_bytes()
+                .map(|t| String::from_utf8_lossy(&t).into_owned())
+                .unwrap_or_default();
+            if let Err(why) = links.add_symlink(link, &target) {
+                scan.escaping_links.push(format!(
+                    "symlink {} -> {} {why}",
+                    code(link),
+                    code(&target)
+                ));
+            }
+        }
         if entry.header().entry_type() != tar::EntryType::Regular {
             continue;
         }
@@ -247,5 +270,6 @@ fn scan_stream<R: Read>(tee: Tee<R>, spec: &TarballSpec<'_>) -> std::io::Result<
         }
     }
     archive.into_inner().finish()?;
+    scan.escaping_links.extend(links.problems(""));
     Ok(scan)
 }

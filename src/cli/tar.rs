@@ -114,6 +114,11 @@ impl TarArgs {
                 "`{path}` is a Git LFS pointer: the tarball holds the pointer, not the file"
             ));
         }
+        for link in &tarball.escaping_links {
+            ctx.printer.warning(&format!(
+                "{link}: `otactl verify` fails this tarball (item 5), and devices that extract it write outside its folder"
+            ));
+        }
         for finding in &tarball.allowed_secrets {
             ctx.printer
                 .detail(&format!("allowed by pattern: {finding}"));

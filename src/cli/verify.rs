@@ -10,11 +10,12 @@ use crate::error::{Error, ExitCode, Result};
 use crate::fsx;
 use crate::git;
 use crate::hash::HashingReader;
-use crate::inspect::inspect_tar_gz;
+use crate::inspect::{UnpackLimit, inspect_tar_gz};
 use crate::keys::PublicKey;
 use crate::lint::{self, SignaturePolicy};
 use crate::manifest::{ArtifactKind, Finding, MAX_MANIFEST_BYTES, Manifest, Parsed, Rules, parse};
 use crate::output::github;
+use crate::text::code;
 use crate::progress::{ProgressReader, Reporter as _};
 use crate::remote::fetch::{self, FetchError, Retry};
 
@@ -50,6 +51,10 @@ pub(crate) struct VerifyArgs {
     /// Stop a download larger than this many bytes (suffixes K, M, G, KiB, MiB, GiB).
     #[arg(long, value_name = "SIZE", default_value = "4GiB", value_parser = parse_size)]
     max_size: u64,
+    /// Fail item 5 when a tarball inflates to more than this (default: 64 × the
+    /// download, at least 1 GiB, at most 16 GiB).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_unpacked: Option<u64>,
     /// Output format: `markdown` is the PR body; `github` prints workflow commands.
     #[arg(long, value_enum, default_value_t = VerifyFormat::Text)]
     format: VerifyFormat,
@@ -178,25 +183,25 @@ impl VerifyArgs {
             return (3..=5).map(|n| Item::new(n, Status::Skip, why)).collect();
         }
         ctx.printer
-            .detail(&format!("downloading `{}`", m.artifact.url));
+            .detail(&format!("downloading {}", code(&m.artifact.url)));
         let payload = match fetch::open(&m.artifact.url, &Retry::default()) {
             Ok(p) => p,
             Err(FetchError::Missing(why)) => {
                 return vec![
-                    Item::new(3, Status::Fail, format!("`{}`: {why}", m.artifact.url)),
+                    Item::new(3, Status::Fail, format!("{}: {why}", code(&m.artifact.url))),
                     Item::new(4, Status::Skip, "no asset to download (item 3)"),
                     skip("no asset to download (item 3)"),
                 ];
             }
             Err(FetchError::Remote(why)) => {
                 return vec![
-                    Item::new(3, Status::Error, format!("`{}`: {why}", m.artifact.url)),
+                    Item::new(3, Status::Error, format!("{}: {why}", code(&m.artifact.url))),
                     Item::new(4, Status::Skip, "the download failed (item 3)"),
                     skip("the download failed (item 3)"),
                 ];
             }
         };
-        let exists = Item::new(3, Status::Pass, format!("`{}` is there", m.artifact.url));
+        let exists = Item::new(3, Status::Pass, format!("{} is there", code(&m.artifact.url)));
         if let Some(len) = payload.length.filter(|len| *len > self.max_size) {
             return vec![
                 exists,
@@ -215,8 +220,15 @@ impl VerifyArgs {
         reporter.start(&m.artifact.url, payload.length);
         let progress = ProgressReader::new(payload.reader, &reporter);
         let mut reader = HashingReader::new(progress, self.max_size);
-        let inspection = (m.artifact.kind == ArtifactKind::SourceTar)
-            .then(|| inspect_tar_gz(&mut reader, expected_prefix(settings, m).as_deref()));
+        let limit = match self.max_unpacked {
+            Some(n) => UnpackLimit::Fixed(n),
+            None => UnpackLimit::Default {
+                announced: payload.length,
+            },
+        };
+        let inspection = (m.artifact.kind == ArtifactKind::SourceTar).then(|| {
+            inspect_tar_gz(&mut reader, expected_prefix(settings, m).as_deref(), limit)
+        });
         let over_limit = reader.len() > self.max_size;
         let hashed = reader.finish();
         reporter.finish();
@@ -409,8 +421,8 @@ impl VerifyArgs {
                     std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty())
                 {
                     let text = format!(
-                        "### otactl verify `{}`\n\n{}\n",
-                        report.manifest,
+                        "### otactl verify {}\n\n{}\n",
+                        crate::text::markdown_code(&report.manifest),
                         report.markdown()
                     );
                     fsx::append(Path::new(&summary), text.as_bytes())?;
@@ -437,11 +449,11 @@ impl VerifyArgs {
             .collect();
         if failed.is_empty() {
             ctx.printer
-                .status(&format!("checklist passed for `{}`", report.manifest));
+                .status(&format!("checklist passed for {}", code(&report.manifest)));
         } else {
             ctx.printer.status(&format!(
-                "checklist failed for `{}`: item {}",
-                report.manifest,
+                "checklist failed for {}: item {}",
+                code(&report.manifest),
                 failed.join(", ")
             ));
         }
@@ -541,20 +553,26 @@ fn tarball_item(found: &crate::inspect::Inspection, build_id: &BuildId) -> Item 
         return Item::new(
             5,
             Status::Fail,
-            format!("the entries are under `{top}`, not `NAME-{build_id}/`"),
+            format!("the entries are under {}, not `NAME-{build_id}/`", code(&top)),
         );
     }
     match &found.commit {
         Some(commit) if commit.starts_with(build_id.sha()) => Item::new(
             5,
             Status::Pass,
-            format!("{} entries under `{top}`, commit {commit}", found.entries),
+            format!(
+                "{} entries under {}, commit {}",
+                found.entries,
+                code(&top),
+                code(commit)
+            ),
         ),
         Some(commit) => Item::new(
             5,
             Status::Fail,
             format!(
-                "the tarball was made from commit {commit}, not from `{}` of the build id",
+                "the tarball was made from commit {}, not from `{}` of the build id",
+                code(commit),
                 build_id.sha()
             ),
         ),

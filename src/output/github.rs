@@ -4,12 +4,27 @@
 use std::fmt::Write as _;
 
 use crate::lint::FileReport;
+use crate::text::{self, markdown, markdown_code};
 use crate::manifest::Severity;
 
+/// A workflow command's message: marked values in backticks, `%`, CR and LF
+/// encoded as GitHub documents, other hidden characters escaped (the log is shown in
+/// a terminal emulator).
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
+    let plain = text::plain(s);
+    let mut out = String::with_capacity(plain.len() + 8);
+    for c in plain.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '\r' => out.push_str("%0D"),
+            '\n' => out.push_str("%0A"),
+            c if text::is_hidden(c) => {
+                let _ = write!(out, "\\u{{{:04x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn escape_property(s: &str) -> String {
@@ -63,14 +78,11 @@ pub fn checklist_annotations(report: &crate::checklist::Report) -> Vec<String> {
         .collect()
 }
 
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
-}
-
 /// A Markdown table of the reports, for `$GITHUB_STEP_SUMMARY`.
 pub fn summary_table(reports: &[FileReport], heading: &str) -> String {
     let mut out = format!(
-        "### {heading}\n\n| file | build id | result | problems |\n| --- | --- | --- | --- |\n"
+        "### {}\n\n| file | build id | result | problems |\n| --- | --- | --- | --- |\n",
+        markdown(heading)
     );
     for r in reports {
         let result = if r.errors() > 0 {
@@ -93,14 +105,11 @@ pub fn summary_table(reports: &[FileReport], heading: &str) -> String {
             .collect();
         let _ = writeln!(
             out,
-            "| `{}` | {} | {} | {} |",
-            cell(&r.path),
-            r.build_id
-                .as_deref()
-                .map(|b| format!("`{}`", cell(b)))
-                .unwrap_or_default(),
+            "| {} | {} | {} | {} |",
+            markdown_code(&r.path),
+            r.build_id.as_deref().map(markdown_code).unwrap_or_default(),
             result,
-            cell(&problems.join("; ")),
+            markdown(&problems.join("; ")),
         );
     }
     out.push('\n');

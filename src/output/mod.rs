@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 use std::io::{IsTerminal, Write as _};
 
 use crate::error::Error;
+use crate::text;
 use crate::manifest::{Finding, Severity};
 
 /// `--color`.
@@ -84,7 +85,7 @@ impl Printer {
     /// A result line on stdout. A closed pipe is not an error.
     pub fn data(&self, line: &str) {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{line}");
+        let _ = writeln!(out, "{}", text::plain(line));
     }
 
     /// A status line on stderr, unless `-q`.
@@ -169,14 +170,13 @@ fn paint(on: bool, color: &str, text: &str) -> String {
     }
 }
 
-/// Escapes control, bidi-override and zero-width characters in untrusted text.
+/// Escapes control, bidi-override and zero-width characters in untrusted text (a
+/// line break is kept), and shows the values marked by [`text::code`] in backticks.
 pub fn sanitize(text: &str) -> std::borrow::Cow<'_, str> {
-    let bad = |c: char| {
-        (c.is_control() && c != '\n')
-            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
-    };
+    let bad = |c: char| c != '\n' && text::is_hidden(c);
+    let text = text::plain(text);
     if !text.chars().any(bad) {
-        return std::borrow::Cow::Borrowed(text);
+        return text;
     }
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
