@@ -254,9 +254,7 @@ mod tests {
             "https://github.com/o/r/releases/download/20260115-1614-0000000/evse-src-x.tar.gz";
         let item = check_release_tag(&id(), url);
         assert_eq!(item.status, Status::Fail);
-        assert!(
-            crate::text::plain(&item.reason).contains("`20260115-1614-0000000`")
-        );
+        assert!(crate::text::plain(&item.reason).contains("`20260115-1614-0000000`"));
     }
 
     #[test]

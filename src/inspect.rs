@@ -270,7 +270,9 @@ impl<'p> Walk<'p> {
         if twice {
             problem(
                 found,
-                format!("two {what} entries describe one entry; extractors disagree on which counts"),
+                format!(
+                    "two {what} entries describe one entry; extractors disagree on which counts"
+                ),
             );
         }
         Flow::Go
@@ -653,9 +655,16 @@ mod tests {
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].contains("leaves the tree"));
         // Order in the archive does not matter.
-        assert_eq!(tree(&[("c", "a/b/.."), ("a/b", "..")]).problems("").len(), 1);
+        assert_eq!(
+            tree(&[("c", "a/b/.."), ("a/b", "..")]).problems("").len(),
+            1
+        );
         // A chain that stays inside is fine.
-        assert!(tree(&[("lib", "src/lib"), ("x", "lib/y")]).problems("").is_empty());
+        assert!(
+            tree(&[("lib", "src/lib"), ("x", "lib/y")])
+                .problems("")
+                .is_empty()
+        );
     }
 
     #[test]
@@ -670,7 +679,10 @@ mod tests {
         let mut t = tree(&[("a/b", ".."), ("c", "a/b/..")]);
         t.add_hard_link("h", "c/etc/passwd").unwrap();
         let problems = t.problems("");
-        assert!(problems.iter().any(|p| p.starts_with("hard link")), "{problems:?}");
+        assert!(
+            problems.iter().any(|p| p.starts_with("hard link")),
+            "{problems:?}"
+        );
         // A hard link to a symlink itself is not followed.
         let mut t = tree(&[("s", "x")]);
         t.add_hard_link("h", "s").unwrap();

@@ -20,13 +20,21 @@ const CLOSE: char = '\u{E001}';
 pub const MAX_QUOTED: usize = 200;
 
 /// Marks `value` as a value from outside: shown as code, cut at [`MAX_QUOTED`]
-/// characters (an ellipsis says so).
+/// characters (an ellipsis says so), its hidden characters ([`is_hidden`], line
+/// breaks too) written as `\u{…}` escapes in every format, so that a value can
+/// never start a line of its own in a log.
 pub fn code(value: impl AsRef<str>) -> String {
     let value = value.as_ref();
     let mut out = String::with_capacity(value.len().min(4 * MAX_QUOTED) + 8);
     out.push(OPEN);
     let mut chars = value.chars().filter(|c| *c != OPEN && *c != CLOSE);
-    out.extend(chars.by_ref().take(MAX_QUOTED));
+    for c in chars.by_ref().take(MAX_QUOTED) {
+        if is_hidden(c) {
+            push_escape(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
     if chars.next().is_some() {
         out.push('…');
     }
@@ -132,11 +140,7 @@ pub fn markdown_code(value: &str) -> String {
 }
 
 fn push_code_span(out: &mut String, value: &str) {
-    let longest = value
-        .split(|c| c != '`')
-        .map(str::len)
-        .max()
-        .unwrap_or(0);
+    let longest = value.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest + 1);
     // CommonMark strips one space inside each end when both ends have one: pad a
     // value that starts or ends with a backtick (it would merge with the fence) or
@@ -204,10 +208,7 @@ mod tests {
     #[test]
     fn markdown_code_span_outgrows_the_value_backticks() {
         let m = format!("entry {} found", code("a``b`](http://x)|c"));
-        assert_eq!(
-            markdown(&m),
-            "entry ```a``b`](http://x)\\|c``` found"
-        );
+        assert_eq!(markdown(&m), "entry ```a``b`](http://x)\\|c``` found");
     }
 
     #[test]
@@ -218,6 +219,11 @@ mod tests {
         assert_eq!(markdown(&m), "`x\\u{000a}y\\u{001b}[2J\\u{202e}`");
         assert_eq!(markdown(&code("`x")), "`` `x ``");
         assert_eq!(markdown(&code(" x ")), "`  x  `");
+    }
+
+    #[test]
+    fn values_cannot_break_a_line() {
+        assert_eq!(plain(&code("a\n::error::x")), "`a\\u{000a}::error::x`");
     }
 
     #[test]

@@ -15,9 +15,9 @@ use crate::keys::PublicKey;
 use crate::lint::{self, SignaturePolicy};
 use crate::manifest::{ArtifactKind, Finding, MAX_MANIFEST_BYTES, Manifest, Parsed, Rules, parse};
 use crate::output::github;
-use crate::text::code;
 use crate::progress::{ProgressReader, Reporter as _};
 use crate::remote::fetch::{self, FetchError, Retry};
+use crate::text::code;
 
 /// Run the release checklist on a channel's manifest.
 ///
@@ -195,13 +195,21 @@ impl VerifyArgs {
             }
             Err(FetchError::Remote(why)) => {
                 return vec![
-                    Item::new(3, Status::Error, format!("{}: {why}", code(&m.artifact.url))),
+                    Item::new(
+                        3,
+                        Status::Error,
+                        format!("{}: {why}", code(&m.artifact.url)),
+                    ),
                     Item::new(4, Status::Skip, "the download failed (item 3)"),
                     skip("the download failed (item 3)"),
                 ];
             }
         };
-        let exists = Item::new(3, Status::Pass, format!("{} is there", code(&m.artifact.url)));
+        let exists = Item::new(
+            3,
+            Status::Pass,
+            format!("{} is there", code(&m.artifact.url)),
+        );
         if let Some(len) = payload.length.filter(|len| *len > self.max_size) {
             return vec![
                 exists,
@@ -226,9 +234,8 @@ impl VerifyArgs {
                 announced: payload.length,
             },
         };
-        let inspection = (m.artifact.kind == ArtifactKind::SourceTar).then(|| {
-            inspect_tar_gz(&mut reader, expected_prefix(settings, m).as_deref(), limit)
-        });
+        let inspection = (m.artifact.kind == ArtifactKind::SourceTar)
+            .then(|| inspect_tar_gz(&mut reader, expected_prefix(settings, m).as_deref(), limit));
         let over_limit = reader.len() > self.max_size;
         let hashed = reader.finish();
         reporter.finish();
@@ -553,7 +560,10 @@ fn tarball_item(found: &crate::inspect::Inspection, build_id: &BuildId) -> Item 
         return Item::new(
             5,
             Status::Fail,
-            format!("the entries are under {}, not `NAME-{build_id}/`", code(&top)),
+            format!(
+                "the entries are under {}, not `NAME-{build_id}/`",
+                code(&top)
+            ),
         );
     }
     match &found.commit {

@@ -4,8 +4,8 @@
 use std::fmt::Write as _;
 
 use crate::lint::FileReport;
-use crate::text::{self, markdown, markdown_code};
 use crate::manifest::Severity;
+use crate::text::{self, markdown, markdown_code};
 
 /// A workflow command's message: marked values in backticks, `%`, CR and LF
 /// encoded as GitHub documents, other hidden characters escaped (the log is shown in

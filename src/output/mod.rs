@@ -13,8 +13,8 @@ use std::fmt::Write as _;
 use std::io::{IsTerminal, Write as _};
 
 use crate::error::Error;
-use crate::text;
 use crate::manifest::{Finding, Severity};
+use crate::text;
 
 /// `--color`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]

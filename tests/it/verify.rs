@@ -13,14 +13,14 @@ use crate::support::{TestContext, fixtures, manifest_json, stderr, stdout};
 /// A source repository at `src/` inside a channel repository (git, `main` committed
 /// without manifests) that trusts the RFC 8032 test key, requires signatures and
 /// publishes to `../releases`; the source tarball is made.
-struct Channel {
-    ctx: TestContext,
+pub(crate) struct Channel {
+    pub(crate) ctx: TestContext,
     /// The build id of the source's HEAD.
-    id: String,
+    pub(crate) id: String,
     /// The source's HEAD commit.
-    commit: String,
+    pub(crate) commit: String,
     /// `../app-src-<id>.tar.gz`, made by `otactl tar`.
-    tarball: PathBuf,
+    pub(crate) tarball: PathBuf,
 }
 
 /// `verify --format json`.
@@ -72,7 +72,7 @@ fn path_str(path: &Path) -> &str {
 }
 
 /// The line of item `number` in a text report.
-fn item(out: &Output, number: u8) -> String {
+pub(crate) fn item(out: &Output, number: u8) -> String {
     let label = format!("{number}.");
     stdout(out)
         .lines()
@@ -82,12 +82,22 @@ fn item(out: &Output, number: u8) -> String {
 }
 
 impl Channel {
-    fn new() -> Channel {
+    pub(crate) fn new() -> Channel {
+        Channel::with_files(&[])
+    }
+
+    /// A channel whose source holds `files` (path, content) besides its own.
+    pub(crate) fn with_files(files: &[(&str, &str)]) -> Channel {
         let ctx = TestContext::new();
         let src = ctx.path("src");
         std::fs::create_dir_all(src.join("lib")).unwrap();
         std::fs::write(src.join("README.md"), "# app\n").unwrap();
         std::fs::write(src.join("lib/main.c"), "int main(void) { return 0; }\n").unwrap();
+        for (path, content) in files {
+            let path = src.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, content).unwrap();
+        }
         ctx.git_in(&src, &["init", "-q", "-b", "main"]);
         ctx.git_in(&src, &["add", "-A"]);
         ctx.git_in(&src, &["commit", "-q", "-m", "app"]);
@@ -126,7 +136,7 @@ impl Channel {
     }
 
     /// A channel whose `canary` manifest points at the published tarball (file://).
-    fn released() -> Channel {
+    pub(crate) fn released() -> Channel {
         let c = Channel::new();
         let url = c.publish(&c.tarball, &[]);
         c.manifest("canary", &url, &c.tarball, &[]);
@@ -134,14 +144,14 @@ impl Channel {
     }
 
     /// `publish dir FILE` (release folder from otactl.toml); returns the URL.
-    fn publish(&self, file: &Path, extra: &[&str]) -> String {
+    pub(crate) fn publish(&self, file: &Path, extra: &[&str]) -> String {
         let mut args = vec!["publish", "dir", path_str(file)];
         args.extend_from_slice(extra);
         ok(&self.ctx, &args).trim().to_owned()
     }
 
     /// `manifest new` for `channel` with `--from-file FILE`, then `manifest sign`.
-    fn manifest(&self, channel: &str, url: &str, file: &Path, extra: &[&str]) {
+    pub(crate) fn manifest(&self, channel: &str, url: &str, file: &Path, extra: &[&str]) {
         let mut args = vec![
             "manifest",
             "new",
@@ -181,11 +191,11 @@ impl Channel {
             .join(format!("releases/{0}/app-src-{0}.tar.gz", self.id))
     }
 
-    fn verify(&self, extra: &[&str]) -> Output {
+    pub(crate) fn verify(&self, extra: &[&str]) -> Output {
         self.verify_channel("canary", extra)
     }
 
-    fn verify_channel(&self, channel: &str, extra: &[&str]) -> Output {
+    pub(crate) fn verify_channel(&self, channel: &str, extra: &[&str]) -> Output {
         self.ctx
             .otactl()
             .args(["verify", "--channel", channel])
@@ -196,7 +206,7 @@ impl Channel {
 
     /// Publishes `bytes` as `name` under the build id and writes a signed `canary`
     /// manifest of kind `source-tar` pointing at it; returns `verify`'s output.
-    fn verify_tarball(&self, name: &str, bytes: &[u8]) -> Output {
+    pub(crate) fn verify_tarball(&self, name: &str, bytes: &[u8]) -> Output {
         let file = self.ctx.root().join(name);
         std::fs::write(&file, bytes).unwrap();
         let url = self.publish(&file, &["--build-id", &self.id]);
@@ -208,7 +218,7 @@ impl Channel {
     /// `comment` = `comment`). `members` is a JSON list of gzip members, each a list of
     /// `[kind, name, link target]` with kind `file`, `dir` or `symlink`; only the last
     /// member ends the tar archive, as if one archive was split across gzip members.
-    fn python_tarball(&self, comment: &str, members: &serde_json::Value) -> Vec<u8> {
+    pub(crate) fn python_tarball(&self, comment: &str, members: &serde_json::Value) -> Vec<u8> {
         let script = r#"
 import gzip, io, json, sys, tarfile
 comment, members = sys.argv[1], json.loads(sys.argv[2])
@@ -244,12 +254,12 @@ sys.stdout.buffer.write(out)
     }
 
     /// The top folder of the tarball, `app-<id>/`.
-    fn top(&self) -> String {
+    pub(crate) fn top(&self) -> String {
         format!("app-{}/", self.id)
     }
 }
 
-fn assert_exit(out: &Output, code: i32) {
+pub(crate) fn assert_exit(out: &Output, code: i32) {
     assert_eq!(
         out.status.code(),
         Some(code),

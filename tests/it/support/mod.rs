@@ -5,6 +5,7 @@
 
 pub mod git;
 pub mod http;
+pub mod raw_tar;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
