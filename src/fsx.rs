@@ -452,3 +452,36 @@ pub fn permissions_of(path: &Path) -> Option<u32> {
         None
     }
 }
+
+#[cfg(test)]
+mod regular_file_tests {
+    use super::*;
+
+    #[test]
+    fn only_regular_files_are_opened_and_symlinks_to_them_are_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("fw.bin");
+        write_atomic(&file, b"fw", None, Existing::Refuse).unwrap();
+        assert_eq!(open_regular(&file, "FILE").unwrap().1, 2);
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("link.bin");
+            std::os::unix::fs::symlink(&file, &link).unwrap();
+            assert_eq!(open_regular(&link, "FILE").unwrap().1, 2);
+            assert_eq!(entry_kind(&link).unwrap(), Some(EntryKind::Symlink));
+            let err = open_regular(Path::new("/dev/null"), "--from-file").unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "invalid value for `--from-file`: `/dev/null` is a character device, not a regular file; give the artifact file itself"
+            );
+        }
+        let err = open_regular(dir.path(), "FILE").unwrap_err().to_string();
+        assert!(err.contains("is a folder, not a regular file"), "{err}");
+        assert!(matches!(
+            open_regular(&dir.path().join("missing"), "FILE"),
+            Err(Error::Read { .. })
+        ));
+        assert_eq!(entry_kind(&dir.path().join("missing")).unwrap(), None);
+        assert_eq!(entry_kind(dir.path()).unwrap(), Some(EntryKind::Folder));
+    }
+}

@@ -159,7 +159,10 @@ pub fn parse(bytes: &[u8], rules: &Rules<'_>) -> Parsed {
     // bidirectional override in them (the finding names it as `U+202E`).
     for finding in &mut parsed.findings {
         finding.message = escape_forbidden(&finding.message).into_owned();
-        finding.key = finding.key.take().map(|k| escape_forbidden(&k).into_owned());
+        finding.key = finding
+            .key
+            .take()
+            .map(|k| escape_forbidden(&k).into_owned());
     }
     parsed
 }
@@ -181,7 +184,7 @@ fn describe_forbidden(s: &str) -> Option<(String, &'static str)> {
     let (what, hint) = if is_bidi_control(c) {
         (
             "the bidirectional override",
-            "remove it; manifest strings may not contain bidirectional overrides (they make text display in another order than it is read)",
+            "remove it; manifest strings may not contain bidirectional overrides (they make text show in another order than it is stored)",
         )
     } else {
         (
@@ -1126,19 +1129,43 @@ mod tests {
     #[test]
     fn c1_controls_and_bidi_overrides_are_refused_in_values_and_keys() {
         for (text, expected) in [
-            ("no\\u0085tes", "`notes` contains the control character U+0085 at character 3"),
-            ("no\u{9f}tes", "`notes` contains the control character U+009F at character 3"),
-            ("no\u{202e}tes", "`notes` contains the bidirectional override U+202E at character 3"),
-            ("no\\u202ates", "`notes` contains the bidirectional override U+202A at character 3"),
-            ("no\u{2067}tes", "`notes` contains the bidirectional override U+2067 at character 3"),
-            ("no\\u2069tes", "`notes` contains the bidirectional override U+2069 at character 3"),
+            (
+                "no\\u0085tes",
+                "`notes` contains the control character U+0085 at character 3",
+            ),
+            (
+                "no\u{9f}tes",
+                "`notes` contains the control character U+009F at character 3",
+            ),
+            (
+                "no\u{202e}tes",
+                "`notes` contains the bidirectional override U+202E at character 3",
+            ),
+            (
+                "no\\u202ates",
+                "`notes` contains the bidirectional override U+202A at character 3",
+            ),
+            (
+                "no\u{2067}tes",
+                "`notes` contains the bidirectional override U+2067 at character 3",
+            ),
+            (
+                "no\\u2069tes",
+                "`notes` contains the bidirectional override U+2069 at character 3",
+            ),
         ] {
             let e = errors(&replace("short description", text));
-            assert!(e.iter().any(|(line, m)| *line == Some(11) && m == expected), "{text}: {e:?}");
+            assert!(
+                e.iter().any(|(line, m)| *line == Some(11) && m == expected),
+                "{text}: {e:?}"
+            );
         }
         // Neighbours of the ranges are fine (as non-ASCII text, a warning).
         for ok in ["\u{a0}", "\u{2029}", "\u{202f}", "\u{2065}", "\u{206a}"] {
-            assert!(errors(&replace("short description", ok)).is_empty(), "{ok:?}");
+            assert!(
+                errors(&replace("short description", ok)).is_empty(),
+                "{ok:?}"
+            );
         }
         // In a key, named with its path; never raw in a message or key path.
         let p = check(&replace("\"notes\"", "\"x\u{202e}y\": \"a\",\n  \"notes\""));
@@ -1160,12 +1187,16 @@ mod tests {
         // In artifact.url, and in a report's fields.
         let p = check(&replace("/o/r/", "/o/r\u{202e}/"));
         assert!(
-            p.findings.iter().any(|f| f.key.as_deref() == Some("artifact.url")
-                && f.message.contains("U+202E")),
+            p.findings
+                .iter()
+                .any(|f| f.key.as_deref() == Some("artifact.url") && f.message.contains("U+202E")),
             "{:?}",
             p.findings
         );
-        let p = check(&replace("\"channel\": \"stable\"", "\"channel\": \"st\\u009fable\""));
+        let p = check(&replace(
+            "\"channel\": \"stable\"",
+            "\"channel\": \"st\\u009fable\"",
+        ));
         assert_eq!(p.string_field("channel").unwrap(), "st\\u{009f}able");
     }
 

@@ -60,7 +60,15 @@ pub fn publish(
         base_url,
     )?;
     let mut created = Vec::new();
-    let result = place(&mut input, file, name, build_id, root, base_url, &mut created);
+    let result = place(
+        &mut input,
+        file,
+        name,
+        build_id,
+        root,
+        base_url,
+        &mut created,
+    );
     if result.is_err() {
         for dir in &created {
             fsx::remove_empty_dir(dir);

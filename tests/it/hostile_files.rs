@@ -14,7 +14,11 @@ use crate::support::{TestContext, manifest_json, stderr, stdout};
 const ID: &str = "20260115-1614-9121078";
 const SHA: &str = "3f0c2b4a9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a";
 const MANIFEST: &str = "channels/stable/manifest.json";
-const TOKEN: &str = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
+/// A GitHub-token-like value, made at run time: `otactl tar` of this repository
+/// would find it in the source.
+fn token() -> String {
+    format!("ghp_{}", "0123456789abcdefghijABCDEFGHIJ012345")
+}
 
 /// A command that blocks on a FIFO or reads `/dev/zero` forever never ends: give it a
 /// generous bound, then kill it and fail, so the test fails instead of hanging.
@@ -127,12 +131,12 @@ fn manifest_new(ctx: &TestContext, from_file: &Path) -> Output {
 }
 
 fn publish_dir(ctx: &TestContext, file: &Path) -> Output {
-    run_bounded(
-        ctx.otactl()
-            .args(["publish", "dir"])
-            .arg(file)
-            .args(["--path", "../releases", "--build-id", ID]),
-    )
+    run_bounded(ctx.otactl().args(["publish", "dir"]).arg(file).args([
+        "--path",
+        "../releases",
+        "--build-id",
+        ID,
+    ]))
 }
 
 // ---- Finding 1: artifacts must be regular files ----
@@ -222,7 +226,11 @@ fn publish_dir_refuses_a_symlink_at_the_build_folder() {
     assert_eq!(stdout(&out), "", "no URL is printed");
     assert!(stderr(&out).contains("symlink"), "{}", stderr(&out));
     assert_eq!(tree(&releases), before);
-    assert_eq!(tree(&elsewhere), Vec::<String>::new(), "nothing written outside");
+    assert_eq!(
+        tree(&elsewhere),
+        Vec::<String>::new(),
+        "nothing written outside"
+    );
     insta::assert_snapshot!("publish_dir_symlinked_build_folder", ctx.transcript(&out));
 }
 
@@ -271,7 +279,10 @@ fn a_config_syntax_error_names_the_line_but_masks_its_values() {
     ctx.write(MANIFEST, manifest_json("stable", ID, None, "notes"));
     let out = lint_with_config(
         &ctx,
-        &format!("name = \"app\"\n\n[github]\nrepo = \"o/r\"\ntoken = {TOKEN} # {TOKEN}\n"),
+        &format!(
+            "name = \"app\"\n\n[github]\nrepo = \"o/r\"\ntoken = {t} # {t}\n",
+            t = token()
+        ),
     );
     assert_exit(&out, 2, "syntax error");
     let printed = format!("{}{}", stdout(&out), stderr(&out));
@@ -286,22 +297,23 @@ fn a_config_syntax_error_names_the_line_but_masks_its_values() {
 fn other_config_errors_do_not_echo_values() {
     let ctx = TestContext::new();
     ctx.write(MANIFEST, manifest_json("stable", ID, None, "notes"));
+    let t = token();
     let cases = [
         // A wrong type: serde's message would quote the value.
-        format!("[signing]\nrequire = \"{TOKEN}\"\n"),
-        format!("[signing]\nrequire = [\"{TOKEN}\", 1]\n"),
+        format!("[signing]\nrequire = \"{t}\"\n"),
+        format!("[signing]\nrequire = [\"{t}\", 1]\n"),
         // An unknown key holding a token.
-        format!("[github]\ntoken = \"{TOKEN}\"\n"),
+        format!("[github]\ntoken = \"{t}\"\n"),
         // An unclosed string, a literal string with trailing junk, a bare token line.
-        format!("name = \"{TOKEN}\n"),
-        format!("name = '{TOKEN}' {TOKEN}\n"),
-        format!("{TOKEN}\n"),
+        format!("name = \"{t}\n"),
+        format!("name = '{t}' {t}\n"),
+        format!("{t}\n"),
         // An inline table whose value is wrong; a value where a channel name goes.
-        format!("[github]\nrepo = {{ token = \"{TOKEN}\" }}\n"),
-        format!("channels = [\"stable\", \"{TOKEN}\"]\n"),
+        format!("[github]\nrepo = {{ token = \"{t}\" }}\n"),
+        format!("channels = [\"stable\", \"{t}\"]\n"),
         // A token on a good line, the error on the next one.
-        format!("[github]\nrepo = \"{TOKEN}\"\napi_url = = \"x\"\n"),
-        format!("source = \"{TOKEN}\"\nname = 12\n"),
+        format!("[github]\nrepo = \"{t}\"\napi_url = = \"x\"\n"),
+        format!("source = \"{t}\"\nname = 12\n"),
     ];
     for config in &cases {
         let out = lint_with_config(&ctx, config);
@@ -377,7 +389,11 @@ fn manifest_sign_keeps_the_mode_of_the_file_it_replaces() {
             format!("{mode:o}"),
             "--out over an existing file"
         );
-        assert_eq!(mode_of(&ctx.path(MANIFEST)), 0o644, "the input is untouched");
+        assert_eq!(
+            mode_of(&ctx.path(MANIFEST)),
+            0o644,
+            "the input is untouched"
+        );
     }
     // `--out` to a new file: the mode any new file gets.
     let out = sign(&["--out", "new.json"]);
@@ -398,16 +414,26 @@ fn forbidden_character_cases() -> Vec<(String, String, &'static str)> {
     };
     let url = format!("https://github.com/o/r/releases/download/{ID}/evse-src-{ID}.tar.gz");
     let mut cases = Vec::new();
-    for (code, raw) in [("U+0085", '\u{85}'), ("U+202E", '\u{202E}'), ("U+2067", '\u{2067}')] {
+    for (code, raw) in [
+        ("U+0085", '\u{85}'),
+        ("U+202E", '\u{202E}'),
+        ("U+2067", '\u{2067}'),
+    ] {
         let escaped = format!("\\u{}", code[2..].to_lowercase());
         cases.push((
             format!("{code} in notes, raw"),
-            replace("\"notes\": \"notes\"", &format!("\"notes\": \"no{raw}tes\"")),
+            replace(
+                "\"notes\": \"notes\"",
+                &format!("\"notes\": \"no{raw}tes\""),
+            ),
             code,
         ));
         cases.push((
             format!("{code} in notes, escaped"),
-            replace("\"notes\": \"notes\"", &format!("\"notes\": \"no{escaped}tes\"")),
+            replace(
+                "\"notes\": \"notes\"",
+                &format!("\"notes\": \"no{escaped}tes\""),
+            ),
             code,
         ));
     }
@@ -441,8 +467,10 @@ fn forbidden_character_cases() -> Vec<(String, String, &'static str)> {
 
 /// The characters a finding must never print raw.
 fn has_raw_forbidden(text: &str) -> bool {
-    text.chars()
-        .any(|c| (c.is_control() && c != '\n') || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
+    text.chars().any(|c| {
+        (c.is_control() && c != '\n')
+            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    })
 }
 
 #[test]
@@ -471,7 +499,10 @@ fn c1_controls_and_bidi_overrides_in_manifest_strings_are_refused() {
             ("sign", &sign),
         ] {
             let printed = format!("{}{}", stdout(out), stderr(out));
-            assert!(printed.contains(code), "{name}: {what} names no {code}:\n{printed}");
+            assert!(
+                printed.contains(code),
+                "{name}: {what} names no {code}:\n{printed}"
+            );
             assert!(
                 !has_raw_forbidden(&printed),
                 "{name}: {what} prints the character raw:\n{printed:?}"
@@ -483,7 +514,11 @@ fn c1_controls_and_bidi_overrides_in_manifest_strings_are_refused() {
 #[test]
 fn manifest_new_refuses_forbidden_characters_in_notes() {
     let ctx = TestContext::new();
-    for (code, raw) in [("U+0085", '\u{85}'), ("U+202E", '\u{202E}'), ("U+2067", '\u{2067}')] {
+    for (code, raw) in [
+        ("U+0085", '\u{85}'),
+        ("U+202E", '\u{202E}'),
+        ("U+2067", '\u{2067}'),
+    ] {
         let out = run_bounded(
             ctx.otactl()
                 .args(["manifest", "new", "--channel", "stable", "--build-id", ID])
@@ -493,8 +528,14 @@ fn manifest_new_refuses_forbidden_characters_in_notes() {
         );
         assert_exit(&out, 2, code);
         let err = stderr(&out);
-        assert!(err.contains("--notes") && err.contains(code), "{code}: {err}");
+        assert!(
+            err.contains("--notes") && err.contains(code),
+            "{code}: {err}"
+        );
         assert!(!has_raw_forbidden(&err), "{code}: {err:?}");
-        assert!(!ctx.path("channels").exists(), "{code}: something was written");
+        assert!(
+            !ctx.path("channels").exists(),
+            "{code}: something was written"
+        );
     }
 }
