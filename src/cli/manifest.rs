@@ -244,7 +244,7 @@ impl NewArgs {
             }
         }
         fsx::create_dir_all(&settings.channel_dir(&self.channel))?;
-        fsx::write_atomic(&path, &bytes, None, Existing::Replace)?;
+        fsx::write_atomic(&path, &bytes, fsx::permissions_of(&path), Existing::Replace)?;
         ctx.printer.status(&format!(
             "wrote `{}` for build `{build_id}` (unsigned; sign it with `otactl manifest sign {}`)",
             display(&path),

@@ -395,6 +395,17 @@ fn manifest_sign_keeps_the_mode_of_the_file_it_replaces() {
             "the input is untouched"
         );
     }
+    // `manifest new` replacing the channel's manifest keeps its mode too.
+    set_mode(&ctx.path(MANIFEST), 0o640);
+    let out = run_bounded(
+        ctx.otactl()
+            .args(["manifest", "new", "--channel", "stable"])
+            .args(["--build-id", "20260115-1700-abcdef0", "--sha256", SHA])
+            .args(["--url", "https://ota.example.com/20260115-1700-abcdef0/fw.bin"]),
+    );
+    assert_exit(&out, 0, "manifest new over a 0640 manifest");
+    assert!(ctx.read(MANIFEST).contains("20260115-1700-abcdef0"));
+    assert_eq!(mode_of(&ctx.path(MANIFEST)), 0o640, "manifest new");
     // `--out` to a new file: the mode any new file gets.
     let out = sign(&["--out", "new.json"]);
     assert_exit(&out, 0, "sign --out to a new file");
