@@ -169,7 +169,7 @@ pub fn parse(bytes: &[u8], rules: &Rules<'_>) -> Parsed {
 
 /// Whether SPEC 2.1 forbids `c` in a manifest string: a control character (C0,
 /// DEL, C1) or a bidirectional override or isolate.
-pub fn is_forbidden_char(c: char) -> bool {
+fn is_forbidden_char(c: char) -> bool {
     c.is_control() || is_bidi_control(c)
 }
 

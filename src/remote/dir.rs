@@ -93,13 +93,12 @@ fn place(
         source,
     };
     // The release folder itself may be a symlink: that is where the user keeps it.
-    let mut missing: Vec<PathBuf> = root
-        .ancestors()
-        .take_while(|dir| !dir.as_os_str().is_empty() && !fsx::exists(dir))
-        .map(Path::to_owned)
-        .collect();
+    created.extend(
+        root.ancestors()
+            .take_while(|dir| !dir.as_os_str().is_empty() && !fsx::exists(dir))
+            .map(Path::to_owned),
+    );
     fsx::create_dir_all(root)?;
-    created.append(&mut missing);
     let root = fsx::canonicalize(root)?;
     let folder = root.join(build_id.as_str());
     if fsx::create_dir(&folder)? {

@@ -401,7 +401,10 @@ fn manifest_sign_keeps_the_mode_of_the_file_it_replaces() {
         ctx.otactl()
             .args(["manifest", "new", "--channel", "stable"])
             .args(["--build-id", "20260115-1700-abcdef0", "--sha256", SHA])
-            .args(["--url", "https://ota.example.com/20260115-1700-abcdef0/fw.bin"]),
+            .args([
+                "--url",
+                "https://ota.example.com/20260115-1700-abcdef0/fw.bin",
+            ]),
     );
     assert_exit(&out, 0, "manifest new over a 0640 manifest");
     assert!(ctx.read(MANIFEST).contains("20260115-1700-abcdef0"));
