@@ -121,7 +121,7 @@ impl Settings {
                 })?;
                 toml::from_str::<ConfigFile>(&text).map_err(|e| Error::Config {
                     path: path.to_owned(),
-                    message: e.to_string().trim_end().replace('\n', "\n  "),
+                    message: masked_toml_error(&text, &e),
                 })?
             }
             None => ConfigFile::default(),
@@ -144,8 +144,14 @@ impl Settings {
         }
         for (i, channel) in channels.iter().enumerate() {
             if !is_simple_name(channel) {
+                // The value itself is not shown: it may be anything, a token too.
                 return Err(config_err(format!(
-                    "`channels`: `{channel}` is not a valid channel name (lowercase letters, digits, `-` and `_`)"
+                    "`channels`: entry {} is not a valid channel name: {} (use lowercase letters, digits, `-` and `_`, starting with a letter or digit)",
+                    i + 1,
+                    first_bad_char(channel, |c| c.is_ascii_lowercase()
+                        || c.is_ascii_digit()
+                        || c == '-'
+                        || c == '_'),
                 )));
             }
             if channels[..i].contains(channel) {
@@ -160,7 +166,8 @@ impl Settings {
                 .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
         {
             return Err(config_err(format!(
-                "`name`: `{name}` may hold only letters, digits, `.`, `_` and `-`"
+                "`name`: {}; it may hold only letters, digits, `.`, `_` and `-`",
+                first_bad_char(name, |c| c.is_ascii_alphanumeric() || ".-_".contains(c)),
             )));
         }
         let signing = file.signing.unwrap_or_default();
@@ -219,6 +226,299 @@ fn is_simple_name(s: &str) -> bool {
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
         && s.as_bytes()[0].is_ascii_alphanumeric()
+}
+
+/// Where a name breaks its rule, without showing the name ("it holds `S`").
+fn first_bad_char(value: &str, allowed: impl Fn(char) -> bool) -> String {
+    let Some(first) = value.chars().next() else {
+        return "it is empty".into();
+    };
+    if !first.is_ascii_alphanumeric() && allowed(first) {
+        return format!("it starts with `{first}`");
+    }
+    match value.chars().find(|c| !allowed(*c)) {
+        Some(c) => format!("it holds `{}`", c.escape_debug()),
+        None => "it is not allowed".into(),
+    }
+}
+
+/// The message of a file `toml` could not read, with the bad line shown and a caret
+/// under the error, every value on that line masked as `…` (keys and punctuation
+/// kept): a token on that line, or quoted in serde's message, is never printed.
+fn masked_toml_error(text: &str, e: &toml::de::Error) -> String {
+    use std::fmt::Write as _;
+    let mut message = mask_message(e.message());
+    let Some(span) = e.span() else {
+        return message;
+    };
+    let start = span.start.min(text.len());
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[line_start..]
+        .find('\n')
+        .map_or(text.len(), |i| line_start + i);
+    let raw = text[line_start..line_end].trim_end_matches('\r');
+    let line_no = text[..line_start].matches('\n').count() + 1;
+    let column = text[line_start..start].chars().count() + 1;
+    let masked = mask_line(raw);
+    for secret in &masked.hidden {
+        if secret.chars().count() >= 4 {
+            message = message.replace(secret.as_str(), "…");
+        }
+    }
+    let from = masked.column(start - line_start);
+    let to = masked.column(
+        span.end
+            .min(line_start + raw.len())
+            .saturating_sub(line_start),
+    );
+    let width = to.saturating_sub(from).max(1);
+    let gutter = " ".repeat(line_no.to_string().len());
+    let mut out = format!("TOML parse error at line {line_no}, column {column}");
+    let _ = write!(
+        out,
+        "\n  {gutter} |\n  {line_no} | {}\n  {gutter} | {}{}",
+        masked.text,
+        " ".repeat(from),
+        "^".repeat(width)
+    );
+    let _ = write!(out, "\n  {message}");
+    if !masked.hidden.is_empty() {
+        out.push_str("\n  (values on that line are shown as `…`)");
+    }
+    out
+}
+
+/// serde's messages quote the value they did not expect; keep only its kind.
+fn mask_message(message: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = message.strip_prefix(prefix)
+            && let Some(at) = rest.rfind(", expected ")
+        {
+            let kind = rest[..at].split(['`', '"']).next().unwrap_or("").trim_end();
+            return format!("{prefix}{kind}{}", &rest[at..]);
+        }
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant ")
+        && let Some(at) = rest.rfind(", expected ")
+    {
+        return format!("unknown variant `…`{}", &rest[at..]);
+    }
+    message.to_owned()
+}
+
+/// One line of TOML with its values masked.
+struct MaskedLine {
+    text: String,
+    /// The column in `text` of each byte offset of the line (one more for its end).
+    columns: Vec<usize>,
+    /// What was masked, so that a message quoting it can be masked too.
+    hidden: Vec<String>,
+}
+
+impl MaskedLine {
+    fn column(&self, offset: usize) -> usize {
+        self.columns[offset.min(self.columns.len() - 1)]
+    }
+
+    /// Copies `src[from..to]` as it is; returns `to`.
+    fn keep(&mut self, src: &str, from: usize, to: usize) -> usize {
+        for (i, c) in src[from..to].char_indices() {
+            let column = self.text.chars().count();
+            self.columns[from + i..from + i + c.len_utf8()].fill(column);
+            self.text.push(c);
+        }
+        to
+    }
+
+    /// Writes `replacement` for `src[from..to]`, whose `inner` part is hidden;
+    /// returns `to`.
+    fn mask(
+        &mut self,
+        src: &str,
+        from: usize,
+        to: usize,
+        replacement: &str,
+        inner: (usize, usize),
+    ) -> usize {
+        let column = self.text.chars().count();
+        self.columns[from..to].fill(column);
+        self.text.push_str(replacement);
+        let hidden = &src[inner.0..inner.1];
+        if !hidden.is_empty() {
+            self.hidden.push(hidden.to_owned());
+        }
+        to
+    }
+}
+
+/// Masks the values of one TOML line, however malformed: strings, numbers, dates,
+/// booleans, bare words and comments become `…`; a key is kept only when an `=`
+/// follows it (a bare word alone on a line may be a pasted token); table headers,
+/// brackets, braces, commas and `=` are kept.
+fn mask_line(line: &str) -> MaskedLine {
+    let mut out = MaskedLine {
+        text: String::with_capacity(line.len()),
+        columns: vec![0; line.len() + 1],
+        hidden: Vec::new(),
+    };
+    let bytes = line.as_bytes();
+    // Inline tables (true) and arrays (false) the line is inside.
+    let mut stack: Vec<bool> = Vec::new();
+    let mut expect_key = true;
+    let mut i = 0;
+    if line.trim_start().starts_with('[') {
+        i = out.header(line);
+        expect_key = false;
+    }
+    while i < bytes.len() {
+        let b = bytes[i];
+        let next = match b {
+            b' ' | b'\t' => out.keep(line, i, i + 1),
+            _ if expect_key && (is_bare(b) || b == b'"' || b == b'\'') => {
+                expect_key = false;
+                out.key(line, i)
+            }
+            b'#' => out.comment(line, i),
+            b'"' | b'\'' => out.string(line, i),
+            b'[' | b'{' => {
+                stack.push(b == b'{');
+                expect_key = b == b'{';
+                out.keep(line, i, i + 1)
+            }
+            b']' | b'}' => {
+                stack.pop();
+                out.keep(line, i, i + 1)
+            }
+            b',' => {
+                expect_key = stack.last() == Some(&true);
+                out.keep(line, i, i + 1)
+            }
+            b'=' => out.keep(line, i, i + 1),
+            _ => {
+                // A bare value: number, boolean, date, or an unquoted word.
+                let end = bytes[i..]
+                    .iter()
+                    .position(|c| b" \t,[]{}#=\"'".contains(c))
+                    .map_or(bytes.len(), |n| i + n);
+                out.mask(line, i, end, "…", (i, end))
+            }
+        };
+        i = next;
+    }
+    out.columns[line.len()] = out.text.chars().count();
+    out
+}
+
+fn is_bare(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+}
+
+/// For a string opening at `at`: the length of its quotes, where its content ends,
+/// and where it ends (`None` when it does not close on this line).
+fn string_end(bytes: &[u8], at: usize) -> (usize, usize, Option<usize>) {
+    let quote = bytes[at];
+    let triple = bytes.get(at..at + 3) == Some(&[quote, quote, quote][..]);
+    let open = if triple { 3 } else { 1 };
+    let mut j = at + open;
+    while j < bytes.len() {
+        if quote == b'"' && bytes[j] == b'\\' {
+            j += 2;
+            continue;
+        }
+        if bytes[j] == quote && (!triple || bytes.get(j..j + 3) == Some(&[quote, quote, quote][..]))
+        {
+            return (open, j, Some(j + open));
+        }
+        j += 1;
+    }
+    (open, bytes.len(), None)
+}
+
+impl MaskedLine {
+    /// A table header: its name is kept when it is a plain dotted name (a line of a
+    /// multi-line array may start with `[` too), else masked. Returns where it ends.
+    fn header(&mut self, line: &str) -> usize {
+        let bytes = line.as_bytes();
+        let mut j = line.len() - line.trim_start().len();
+        while j < bytes.len() && bytes[j] == b'[' {
+            j += 1;
+        }
+        let Some(k) = line[j..].find(']').map(|k| j + k) else {
+            self.keep(line, 0, j);
+            return self.mask(line, j, bytes.len(), "…", (j, bytes.len()));
+        };
+        let plain = bytes[j..k]
+            .iter()
+            .all(|&c| is_bare(c) || c == b'.' || c == b' ' || c == b'\t');
+        if plain {
+            self.keep(line, 0, k);
+        } else {
+            self.keep(line, 0, j);
+            self.mask(line, j, k, "…", (j, k));
+        }
+        let end = bytes[k..]
+            .iter()
+            .position(|&c| c != b']')
+            .map_or(bytes.len(), |n| k + n);
+        self.keep(line, k, end)
+    }
+
+    /// A dotted key (quoted parts included): kept with its `=` when one follows,
+    /// else masked.
+    fn key(&mut self, line: &str, at: usize) -> usize {
+        let bytes = line.as_bytes();
+        let mut j = at;
+        while j < bytes.len() {
+            match bytes[j] {
+                b'"' | b'\'' => j = string_end(bytes, j).2.unwrap_or(bytes.len()),
+                c if is_bare(c) || c == b'.' || c == b' ' || c == b'\t' => j += 1,
+                _ => break,
+            }
+        }
+        if bytes.get(j) == Some(&b'=') {
+            return self.keep(line, at, j + 1);
+        }
+        let key_end = line[..j].trim_end().len();
+        self.mask(line, at, key_end, "…", (at, key_end));
+        self.keep(line, key_end, j)
+    }
+
+    /// A comment: `#` kept, its text masked.
+    fn comment(&mut self, line: &str, at: usize) -> usize {
+        let rest = line[at + 1..].trim_start();
+        let from = line.len() - rest.len();
+        self.keep(line, at, from);
+        if rest.is_empty() {
+            return from;
+        }
+        self.mask(line, from, line.len(), "…", (from, line.len()))
+    }
+
+    /// A string value: quotes kept, content masked (an empty one is kept).
+    fn string(&mut self, line: &str, at: usize) -> usize {
+        let (open, inner_end, end) = string_end(line.as_bytes(), at);
+        let quotes = &line[at..at + open];
+        match end {
+            Some(end) if inner_end == at + open => self.keep(line, at, end),
+            Some(end) => self.mask(
+                line,
+                at,
+                end,
+                &format!("{quotes}…{quotes}"),
+                (at + open, inner_end),
+            ),
+            None => {
+                let len = line.len();
+                self.mask(
+                    line,
+                    at,
+                    len,
+                    &format!("{quotes}…"),
+                    ((at + open).min(len), len),
+                )
+            }
+        }
+    }
 }
 
 /// Finds `otactl.toml` in `start` or a parent, stopping at the git work tree root.
@@ -289,6 +589,64 @@ path = "/srv"
         );
         assert!(s.require_signature && s.ascii_only);
         assert_eq!(s.public_keys, [PathBuf::from("keys/ota_pubkey.pem")]);
+    }
+
+    #[test]
+    fn mask_line_keeps_keys_and_punctuation_only() {
+        for (line, masked) in [
+            ("name = \"evse\"", "name = \"…\""),
+            (
+                "channels = [\"a\", 'b', \"\"]",
+                "channels = [\"…\", '…', \"\"]",
+            ),
+            ("require = true # ghp_x", "require = … # …"),
+            ("a.b = 1979-05-27T07:32:00Z", "a.b = …"),
+            ("token = ghp_abc", "token = …"),
+            ("name = \"ghp_abc", "name = \"…"),
+            ("name = 'x' ghp_abc", "name = '…' …"),
+            ("ghp_abc", "…"),
+            ("ghp_abc€ = 1", "…… = …"),
+            (
+                "repo = { token = \"x\", n = 2 }",
+                "repo = { token = \"…\", n = … }",
+            ),
+            ("\"quoted key\" = \"v\\\"q\"", "\"quoted key\" = \"…\""),
+            ("x = \"\"\"ghp", "x = \"\"\"…"),
+            ("[signing] # ghp", "[signing] # …"),
+            ("[[ghp", "[[…"),
+            ("  [\"ghp_a\", \"b\"],", "  […],"),
+            ("api_url = = \"x\"", "api_url = = \"…\""),
+        ] {
+            assert_eq!(mask_line(line).text, masked, "{line}");
+        }
+    }
+
+    #[test]
+    fn toml_errors_show_the_masked_line_with_the_caret_in_place() {
+        // Made at run time: the secret scan of `otactl tar` would find it in the source.
+        let token = format!("ghp_{}", "0123456789abcdefghijABCDEFGHIJ012345");
+        let text = format!("name = \"app\"\n[signing]\nrequire = \"{token}\"\n");
+        let e = toml::from_str::<ConfigFile>(&text).unwrap_err();
+        assert_eq!(
+            masked_toml_error(&text, &e),
+            "TOML parse error at line 3, column 11\n    |\n  3 | require = \"…\"\n    |           ^^^\n  invalid type: string, expected a boolean\n  (values on that line are shown as `…`)"
+        );
+        let text = format!("token = {token} # {token}\n");
+        let e = toml::from_str::<ConfigFile>(&text).unwrap_err();
+        let shown = masked_toml_error(&text, &e);
+        assert!(!shown.contains("ghp_"), "{shown}");
+        assert!(
+            shown.contains("  1 | token = … # …\n    |         ^\n"),
+            "{shown}"
+        );
+        // An unknown key is named; nothing else of its line is shown.
+        let text = format!("[github]\ntoken = \"{token}\"\n");
+        let e = toml::from_str::<ConfigFile>(&text).unwrap_err();
+        let shown = masked_toml_error(&text, &e);
+        assert!(
+            shown.contains("  2 | token = \"…\"\n    | ^^^^^\n  unknown field `token`"),
+            "{shown}"
+        );
     }
 
     #[test]

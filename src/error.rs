@@ -166,6 +166,15 @@ pub enum Error {
         /// SHA-256 of what was to be published.
         new: String,
     },
+    /// A path in the release folder is not what otactl writes there: a symlink that
+    /// would send the file (and the printed URL) elsewhere, or a FIFO, a device….
+    #[error("refusing to publish through `{path}`: {message}")]
+    UnsafePath {
+        /// The entry in the release folder.
+        path: PathBuf,
+        /// What it is and why that is refused.
+        message: String,
+    },
     /// git could not be started.
     #[error("cannot run `git`; install git and make sure it is on PATH")]
     GitMissing(#[source] std::io::Error),
@@ -206,6 +215,7 @@ impl Error {
             | Error::UntrustedSigner { .. }
             | Error::Downgrade { .. }
             | Error::Secrets { .. }
+            | Error::UnsafePath { .. }
             | Error::AssetConflict { .. } => ExitCode::Refused,
             Error::Read { .. }
             | Error::Write { .. }
@@ -237,6 +247,9 @@ impl Error {
             ),
             Error::AssetConflict { .. } => Some(
                 "publish the new content under a new build id; devices may already have the old one".into(),
+            ),
+            Error::UnsafePath { .. } => Some(
+                "a release folder holds its build folders and files itself: look at where that entry points, then remove it".into(),
             ),
             Error::Downgrade { .. } => Some(
                 "a channel only moves forward: publish a build with a later time part".into(),

@@ -282,3 +282,206 @@ mod tests {
         );
     }
 }
+
+// ---- Inputs that must be regular files; entries of a release folder ----
+//
+// An artifact comes from whoever opened the pull request: opening a FIFO for reading
+// blocks until a writer comes, and a device such as `/dev/zero` never ends. So the
+// type is read before anything is opened, and the open file is checked again.
+
+/// What a file system entry is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A regular file.
+    File,
+    /// A folder.
+    Folder,
+    /// A symbolic link (only from [`entry_kind`], which does not follow links).
+    Symlink,
+    /// A FIFO (named pipe).
+    Fifo,
+    /// A character device such as `/dev/zero`.
+    CharDevice,
+    /// A block device.
+    BlockDevice,
+    /// A Unix socket.
+    Socket,
+    /// Anything else.
+    Other,
+}
+
+impl EntryKind {
+    fn of(file_type: fs::FileType) -> EntryKind {
+        #[cfg(unix)]
+        use std::os::unix::fs::FileTypeExt as _;
+        if file_type.is_symlink() {
+            return EntryKind::Symlink;
+        }
+        if file_type.is_file() {
+            return EntryKind::File;
+        }
+        if file_type.is_dir() {
+            return EntryKind::Folder;
+        }
+        #[cfg(unix)]
+        {
+            if file_type.is_fifo() {
+                return EntryKind::Fifo;
+            }
+            if file_type.is_char_device() {
+                return EntryKind::CharDevice;
+            }
+            if file_type.is_block_device() {
+                return EntryKind::BlockDevice;
+            }
+            if file_type.is_socket() {
+                return EntryKind::Socket;
+            }
+        }
+        EntryKind::Other
+    }
+
+    /// The kind in words, with its article: `a FIFO (named pipe)`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            EntryKind::File => "a regular file",
+            EntryKind::Folder => "a folder",
+            EntryKind::Symlink => "a symlink",
+            EntryKind::Fifo => "a FIFO (named pipe)",
+            EntryKind::CharDevice => "a character device",
+            EntryKind::BlockDevice => "a block device",
+            EntryKind::Socket => "a socket",
+            EntryKind::Other => "not a regular file",
+        }
+    }
+}
+
+/// What `path` itself is (a symlink is not followed), or `None` when nothing is there.
+pub fn entry_kind(path: &Path) -> Result<Option<EntryKind>> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) => Ok(Some(EntryKind::of(meta.file_type()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(Error::Read {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Opens for reading a file given as `flag` that must be a regular file (an
+/// artifact); a symlink to one is followed. Anything else is refused with
+/// [`Error::InvalidArg`] before it is opened. Returns the file and its size.
+pub fn open_regular(path: &Path, flag: &'static str) -> Result<(fs::File, u64)> {
+    let read_err = |source| Error::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let refuse = |kind: EntryKind| Error::InvalidArg {
+        flag,
+        message: format!(
+            "`{}` is {}, not a regular file; give the artifact file itself",
+            path.display(),
+            kind.describe()
+        ),
+    };
+    let before = fs::metadata(path).map_err(read_err)?;
+    let kind = EntryKind::of(before.file_type());
+    if kind != EntryKind::File {
+        return Err(refuse(kind));
+    }
+    let file = fs::File::open(path).map_err(read_err)?;
+    let after = file.metadata().map_err(read_err)?;
+    let kind = EntryKind::of(after.file_type());
+    if kind != EntryKind::File {
+        return Err(refuse(kind));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        if (before.dev(), before.ino()) != (after.dev(), after.ino()) {
+            return Err(Error::InvalidArg {
+                flag,
+                message: format!(
+                    "`{}` was replaced while it was being opened; run the command again",
+                    path.display()
+                ),
+            });
+        }
+    }
+    Ok((file, after.len()))
+}
+
+/// The absolute path with every symlink resolved.
+pub fn canonicalize(path: &Path) -> Result<PathBuf> {
+    fs::canonicalize(path).map_err(|source| Error::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Creates one folder whose parent exists: `Ok(true)` when it made it, `Ok(false)`
+/// when something (of any kind) is there already.
+pub fn create_dir(path: &Path) -> Result<bool> {
+    match fs::create_dir(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(source) => Err(Error::Write {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Removes a folder if it is empty, quietly: for undoing what a failed command made.
+pub fn remove_empty_dir(path: &Path) {
+    let _ = fs::remove_dir(path);
+}
+
+/// The permission bits (`0o777`) of the file at `path`, if it exists.
+pub fn permissions_of(path: &Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        fs::metadata(path)
+            .ok()
+            .map(|meta| meta.permissions().mode() & 0o777)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+#[cfg(test)]
+mod regular_file_tests {
+    use super::*;
+
+    #[test]
+    fn only_regular_files_are_opened_and_symlinks_to_them_are_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("fw.bin");
+        write_atomic(&file, b"fw", None, Existing::Refuse).unwrap();
+        assert_eq!(open_regular(&file, "FILE").unwrap().1, 2);
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("link.bin");
+            std::os::unix::fs::symlink(&file, &link).unwrap();
+            assert_eq!(open_regular(&link, "FILE").unwrap().1, 2);
+            assert_eq!(entry_kind(&link).unwrap(), Some(EntryKind::Symlink));
+            let err = open_regular(Path::new("/dev/null"), "--from-file").unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "invalid value for `--from-file`: `/dev/null` is a character device, not a regular file; give the artifact file itself"
+            );
+        }
+        let err = open_regular(dir.path(), "FILE").unwrap_err().to_string();
+        assert!(err.contains("is a folder, not a regular file"), "{err}");
+        assert!(matches!(
+            open_regular(&dir.path().join("missing"), "FILE"),
+            Err(Error::Read { .. })
+        ));
+        assert_eq!(entry_kind(&dir.path().join("missing")).unwrap(), None);
+        assert_eq!(entry_kind(dir.path()).unwrap(), Some(EntryKind::Folder));
+    }
+}

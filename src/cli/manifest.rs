@@ -244,7 +244,7 @@ impl NewArgs {
             }
         }
         fsx::create_dir_all(&settings.channel_dir(&self.channel))?;
-        fsx::write_atomic(&path, &bytes, None, Existing::Replace)?;
+        fsx::write_atomic(&path, &bytes, fsx::permissions_of(&path), Existing::Replace)?;
         ctx.printer.status(&format!(
             "wrote `{}` for build `{build_id}` (unsigned; sign it with `otactl manifest sign {}`)",
             display(&path),
@@ -258,7 +258,12 @@ impl NewArgs {
     fn artifact_facts(&self, ctx: &Ctx) -> Result<(String, ArtifactKind)> {
         let from_file = match &self.from_file {
             Some(file) => {
-                let (sha, size) = hash::sha256_file(file)?;
+                // A FIFO would block and `/dev/zero` never ends: regular files only.
+                let (input, _) = fsx::open_regular(file, "--from-file")?;
+                let (sha, size) = hash::sha256_reader(input).map_err(|source| Error::Read {
+                    path: file.clone(),
+                    source,
+                })?;
                 ctx.printer
                     .detail(&format!("`{}`: {size} bytes, sha256 {sha}", display(file)));
                 Some((sha, guess_kind(file)?))
@@ -418,7 +423,8 @@ impl SignArgs {
                 public.key_id()
             ));
         } else {
-            fsx::write_atomic(out, &signed, None, Existing::Replace)?;
+            // The file replaced keeps its mode (a 0444 or 0640 manifest stays so).
+            fsx::write_atomic(out, &signed, fsx::permissions_of(out), Existing::Replace)?;
             ctx.printer.status(&format!(
                 "signed `{}` (build `{}`) with key {}",
                 display(out),

@@ -49,9 +49,14 @@ impl Parsed {
         self.findings.iter().any(Finding::is_error)
     }
 
-    /// A top-level string value as written, valid or not (for reports).
+    /// A top-level string value as written, valid or not (for reports), with the
+    /// characters no manifest string may hold escaped (`\u{202e}`).
     pub fn string_field(&self, key: &str) -> Option<String> {
-        self.object.as_ref()?.get(key)?.as_str().map(str::to_owned)
+        self.object
+            .as_ref()?
+            .get(key)?
+            .as_str()
+            .map(|s| escape_forbidden(s).into_owned())
     }
 
     /// The line of a key path, if the key is present.
@@ -150,7 +155,64 @@ pub fn parse(bytes: &[u8], rules: &Rules<'_>) -> Parsed {
         manifest
     };
     parsed.object = Some(object);
+    // Messages quote keys and values: never with a raw control character or
+    // bidirectional override in them (the finding names it as `U+202E`).
+    for finding in &mut parsed.findings {
+        finding.message = escape_forbidden(&finding.message).into_owned();
+        finding.key = finding
+            .key
+            .take()
+            .map(|k| escape_forbidden(&k).into_owned());
+    }
     parsed
+}
+
+/// Whether SPEC 2.1 forbids `c` in a manifest string: a control character (C0,
+/// DEL, C1) or a bidirectional override or isolate.
+fn is_forbidden_char(c: char) -> bool {
+    c.is_control() || is_bidi_control(c)
+}
+
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// The first forbidden character of `s`, as a finding's message part:
+/// `the control character U+0085 at character 3`.
+fn describe_forbidden(s: &str) -> Option<(String, &'static str)> {
+    let (pos, c) = s.chars().enumerate().find(|(_, c)| is_forbidden_char(*c))?;
+    let (what, hint) = if is_bidi_control(c) {
+        (
+            "the bidirectional override",
+            "remove it; manifest strings may not contain bidirectional overrides (they make text show in another order than it is stored)",
+        )
+    } else {
+        (
+            "the control character",
+            "remove it; manifest strings may not contain control characters",
+        )
+    };
+    Some((
+        format!("{what} U+{:04X} at character {}", c as u32, pos + 1),
+        hint,
+    ))
+}
+
+/// `s` with every forbidden character written as `\u{202e}`.
+pub fn escape_forbidden(s: &str) -> std::borrow::Cow<'_, str> {
+    use std::fmt::Write as _;
+    if !s.chars().any(is_forbidden_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if is_forbidden_char(c) {
+            let _ = write!(out, "\\u{{{:04x}}}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 fn syntax_finding(e: &serde_json::Error) -> Finding {
@@ -383,6 +445,18 @@ impl Checker<'_, '_> {
         object_line: Option<usize>,
     ) {
         for key in object.keys() {
+            if let Some((problem, hint)) = describe_forbidden(key) {
+                let path = format!("{prefix}{key}");
+                let line = self.line(&path);
+                self.findings.push(
+                    Finding::error(
+                        line,
+                        Some(&path),
+                        format!("the key \"{path}\" contains {problem}"),
+                    )
+                    .with_hint(hint),
+                );
+            }
             if known.contains(&key.as_str()) {
                 continue;
             }
@@ -528,20 +602,8 @@ impl Checker<'_, '_> {
             return None;
         };
         let mut ok = true;
-        if let Some((pos, c)) = s
-            .chars()
-            .enumerate()
-            .find(|(_, c)| c.is_control() && (*c as u32) < 0x80)
-        {
-            self.error_hint(
-                key,
-                format!(
-                    "`{key}` contains the control character U+{:04X} at character {}",
-                    c as u32,
-                    pos + 1
-                ),
-                "remove it; manifest strings may not contain control characters",
-            );
+        if let Some((problem, hint)) = describe_forbidden(s) {
+            self.error_hint(key, format!("`{key}` contains {problem}"), hint);
             ok = false;
         }
         if is_nfc_quick(s.chars()) != IsNormalized::Yes && !unicode_normalization::is_nfc(s) {
@@ -1062,6 +1124,80 @@ mod tests {
         assert_eq!(p.findings.len(), 1);
         assert!(p.findings[0].message.contains("non-ASCII"));
         assert!(!p.findings[0].is_error());
+    }
+
+    #[test]
+    fn c1_controls_and_bidi_overrides_are_refused_in_values_and_keys() {
+        for (text, expected) in [
+            (
+                "no\\u0085tes",
+                "`notes` contains the control character U+0085 at character 3",
+            ),
+            (
+                "no\u{9f}tes",
+                "`notes` contains the control character U+009F at character 3",
+            ),
+            (
+                "no\u{202e}tes",
+                "`notes` contains the bidirectional override U+202E at character 3",
+            ),
+            (
+                "no\\u202ates",
+                "`notes` contains the bidirectional override U+202A at character 3",
+            ),
+            (
+                "no\u{2067}tes",
+                "`notes` contains the bidirectional override U+2067 at character 3",
+            ),
+            (
+                "no\\u2069tes",
+                "`notes` contains the bidirectional override U+2069 at character 3",
+            ),
+        ] {
+            let e = errors(&replace("short description", text));
+            assert!(
+                e.iter().any(|(line, m)| *line == Some(11) && m == expected),
+                "{text}: {e:?}"
+            );
+        }
+        // Neighbours of the ranges are fine (as non-ASCII text, a warning).
+        for ok in ["\u{a0}", "\u{2029}", "\u{202f}", "\u{2065}", "\u{206a}"] {
+            assert!(
+                errors(&replace("short description", ok)).is_empty(),
+                "{ok:?}"
+            );
+        }
+        // In a key, named with its path; never raw in a message or key path.
+        let p = check(&replace("\"notes\"", "\"x\u{202e}y\": \"a\",\n  \"notes\""));
+        let messages: Vec<&str> = p.findings.iter().map(|f| f.message.as_str()).collect();
+        assert!(
+            messages.contains(
+                &"the key \"x\\u{202e}y\" contains the bidirectional override U+202E at character 2"
+            ),
+            "{messages:?}"
+        );
+        assert!(p.findings.iter().all(|f| !f.message.contains('\u{202e}')
+            && !f.key.as_deref().unwrap_or("").contains('\u{202e}')));
+        let e = errors(&replace("\"kind\"", "\"s\\u0085\": \"1\",\n    \"kind\""));
+        assert!(
+            e.iter().any(|(line, m)| *line == Some(3)
+                && m == "the key \"artifact.s\\u{0085}\" contains the control character U+0085 at character 2"),
+            "{e:?}"
+        );
+        // In artifact.url, and in a report's fields.
+        let p = check(&replace("/o/r/", "/o/r\u{202e}/"));
+        assert!(
+            p.findings
+                .iter()
+                .any(|f| f.key.as_deref() == Some("artifact.url") && f.message.contains("U+202E")),
+            "{:?}",
+            p.findings
+        );
+        let p = check(&replace(
+            "\"channel\": \"stable\"",
+            "\"channel\": \"st\\u009fable\"",
+        ));
+        assert_eq!(p.string_field("channel").unwrap(), "st\\u{009f}able");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::build_id::BuildId;
 use crate::error::{Error, Result};
-use crate::fsx;
+use crate::fsx::{self, EntryKind};
 use crate::hash::{self, HashingWriter};
 
 /// Where and how a file was published.
@@ -33,6 +33,11 @@ pub fn build_id_from_file_name(name: &str) -> Option<BuildId> {
 }
 
 /// Copies `file` to `root/<build_id>/<name>` and returns its URL.
+///
+/// FILE must be a regular file (a symlink to one is followed). Inside the release
+/// folder nothing is followed: a symlink at `<build_id>` or at `<build_id>/<name>`
+/// would send the file, or the "already published" answer, somewhere else than the
+/// printed URL says, so it is refused. A failed publish removes the folders it made.
 pub fn publish(
     file: &Path,
     build_id: &BuildId,
@@ -46,28 +51,82 @@ pub fn publish(
             flag: "FILE",
             message: format!("`{}` has no usable file name", file.display()),
         })?;
-    let read_err = |source| Error::Read {
-        path: file.to_owned(),
-        source,
-    };
     // Everything that can fail without touching the release folder comes first.
-    let mut input = std::fs::File::open(file).map_err(read_err)?;
+    let (mut input, _) = fsx::open_regular(file, "FILE")?;
     url_for(
         &root.join(build_id.as_str()).join(name),
         build_id,
         name,
         base_url,
     )?;
-    fsx::create_dir_all(&root.join(build_id.as_str()))?;
-    let folder =
-        std::fs::canonicalize(root.join(build_id.as_str())).map_err(|source| Error::Read {
-            path: root.to_owned(),
-            source,
-        })?;
+    let mut created = Vec::new();
+    let result = place(
+        &mut input,
+        file,
+        name,
+        build_id,
+        root,
+        base_url,
+        &mut created,
+    );
+    if result.is_err() {
+        for dir in &created {
+            fsx::remove_empty_dir(dir);
+        }
+    }
+    result
+}
+
+/// The part of [`publish`] that touches the release folder; every folder it makes
+/// is pushed on `created`, deepest first once done.
+fn place(
+    input: &mut std::fs::File,
+    file: &Path,
+    name: &str,
+    build_id: &BuildId,
+    root: &Path,
+    base_url: Option<&str>,
+    created: &mut Vec<PathBuf>,
+) -> Result<Published> {
+    let read_err = |source| Error::Read {
+        path: file.to_owned(),
+        source,
+    };
+    // The release folder itself may be a symlink: that is where the user keeps it.
+    created.extend(
+        root.ancestors()
+            .take_while(|dir| !dir.as_os_str().is_empty() && !fsx::exists(dir))
+            .map(Path::to_owned),
+    );
+    fsx::create_dir_all(root)?;
+    let root = fsx::canonicalize(root)?;
+    let folder = root.join(build_id.as_str());
+    if fsx::create_dir(&folder)? {
+        created.insert(0, folder.clone());
+    }
+    match fsx::entry_kind(&folder)? {
+        Some(EntryKind::Folder) => {}
+        Some(EntryKind::Symlink) => {
+            return Err(Error::UnsafePath {
+                path: folder,
+                message: "it is a symlink; the file would land outside the release folder and the printed URL would not say where".into(),
+            });
+        }
+        kind => {
+            return Err(Error::UnsafePath {
+                path: folder,
+                message: format!(
+                    "it is {}, not a folder",
+                    kind.map_or("missing", EntryKind::describe)
+                ),
+            });
+        }
+    }
     let dest = folder.join(name);
     let url = url_for(&dest, build_id, name, base_url)?;
-    if fsx::exists(&dest) {
-        return already_there(file, &dest, url);
+    if fsx::entry_kind(&dest)?.is_some() {
+        let (new, _) = hash::sha256_reader(input).map_err(read_err)?;
+        return already_there(&dest, url, new);
     }
     let write_err = |source| Error::Write {
         path: dest.clone(),
@@ -78,15 +137,16 @@ pub fn publish(
         .map_err(write_err)?;
     let mut writer =
         HashingWriter::new(std::io::BufWriter::with_capacity(256 * 1024, tmp.as_file()));
-    std::io::copy(&mut input, &mut writer).map_err(read_err)?;
+    std::io::copy(input, &mut writer).map_err(read_err)?;
     writer.flush().map_err(write_err)?;
     let (sha256, size, _) = writer.finish();
     tmp.as_file().sync_all().map_err(write_err)?;
+    // A link or rename that never replaces (nor follows) what is at `dest`.
     match tmp.persist_noclobber(&dest) {
         Ok(_) => {}
         // Someone else published it meanwhile: compare with theirs.
         Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
-            return already_there(file, &dest, url);
+            return already_there(&dest, url, sha256);
         }
         Err(e) => return Err(write_err(e.error)),
     }
@@ -100,9 +160,27 @@ pub fn publish(
     })
 }
 
-fn already_there(file: &Path, dest: &Path, url: String) -> Result<Published> {
+/// `dest` exists: success when it is a regular file (not a link) holding `new`.
+fn already_there(dest: &Path, url: String, new: String) -> Result<Published> {
+    match fsx::entry_kind(dest)? {
+        Some(EntryKind::File) => {}
+        Some(EntryKind::Symlink) => {
+            return Err(Error::UnsafePath {
+                path: dest.to_owned(),
+                message: "it is a symlink; the release folder must hold the published file itself, or the printed URL would serve whatever it points to".into(),
+            });
+        }
+        kind => {
+            return Err(Error::UnsafePath {
+                path: dest.to_owned(),
+                message: format!(
+                    "it is {}, not a published file",
+                    kind.map_or("missing", EntryKind::describe)
+                ),
+            });
+        }
+    }
     let (existing, size) = hash::sha256_file(dest)?;
-    let (new, _) = hash::sha256_file(file)?;
     if existing != new {
         return Err(Error::AssetConflict {
             location: dest.display().to_string(),

@@ -1,0 +1,555 @@
+//! Safe on a stranger's pull request: artifacts that are not regular files (a FIFO,
+//! `/dev/zero`, a folder), symlinks inside the release folder, secrets on a bad line
+//! of `otactl.toml`, the mode of a re-signed manifest, and C1 controls and
+//! bidirectional overrides in any manifest string.
+
+use std::io::Read as _;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{TestContext, manifest_json, stderr, stdout};
+
+const ID: &str = "20260115-1614-9121078";
+const SHA: &str = "3f0c2b4a9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a";
+const MANIFEST: &str = "channels/stable/manifest.json";
+/// A GitHub-token-like value, made at run time: `otactl tar` of this repository
+/// would find it in the source.
+fn token() -> String {
+    format!("ghp_{}", "0123456789abcdefghijABCDEFGHIJ012345")
+}
+
+/// A command that blocks on a FIFO or reads `/dev/zero` forever never ends: give it a
+/// generous bound, then kill it and fail, so the test fails instead of hanging.
+fn run_bounded(cmd: &mut Command) -> Output {
+    const LIMIT: Duration = Duration::from_secs(60);
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = pipe.read_to_end(&mut buf);
+            buf
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > LIMIT {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            let args: Vec<_> = cmd.get_args().map(|a| a.to_string_lossy()).collect();
+            panic!(
+                "`otactl {}` did not finish within {} s (blocked on a FIFO or reading an endless file?)",
+                args.join(" "),
+                LIMIT.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+fn assert_exit(out: &Output, code: i32, case: &str) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{case}\nstdout:\n{}stderr:\n{}",
+        stdout(out),
+        stderr(out)
+    );
+}
+
+/// Every entry under `dir` (relative, sorted, hidden ones included, symlinks not
+/// followed), with what it is and, for a file, its content: a snapshot of a folder to
+/// compare before and after a refused command.
+fn tree(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, found: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let rel = path.strip_prefix(root).unwrap().display().to_string();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            if meta.file_type().is_symlink() {
+                let target = std::fs::read_link(&path).unwrap();
+                found.push(format!("{rel} -> {}", target.display()));
+            } else if meta.is_dir() {
+                found.push(format!("{rel}/"));
+                walk(root, &path, found);
+            } else if meta.is_file() {
+                let bytes = std::fs::read(&path).unwrap();
+                found.push(format!("{rel}: {}", String::from_utf8_lossy(&bytes)));
+            } else {
+                // A FIFO: never opened, it would block.
+                found.push(format!("{rel} ({:?})", meta.file_type()));
+            }
+        }
+    }
+    let mut found = Vec::new();
+    if dir.exists() {
+        walk(dir, dir, &mut found);
+    }
+    found.sort();
+    found
+}
+
+/// The three kinds of artifact that are not regular files, as (path, what the error
+/// must call it): a FIFO (opening it blocks), `/dev/zero` (never ends), a folder.
+fn not_regular_files(ctx: &TestContext) -> Vec<(PathBuf, &'static str)> {
+    let fifo = ctx.path("in/fw-fifo.bin");
+    std::fs::create_dir_all(fifo.parent().unwrap()).unwrap();
+    ctx.run_tool("mkfifo", &[fifo.to_str().unwrap()]);
+    let folder = ctx.path("in/fw-folder.bin");
+    std::fs::create_dir_all(&folder).unwrap();
+    vec![
+        (fifo, "FIFO"),
+        (PathBuf::from("/dev/zero"), "character device"),
+        (folder, "folder"),
+    ]
+}
+
+fn manifest_new(ctx: &TestContext, from_file: &Path) -> Output {
+    run_bounded(
+        ctx.otactl()
+            .args(["manifest", "new", "--channel", "stable", "--build-id", ID])
+            .args(["--url", &format!("https://ota.example.com/{ID}/fw.bin")])
+            .arg("--from-file")
+            .arg(from_file),
+    )
+}
+
+fn publish_dir(ctx: &TestContext, file: &Path) -> Output {
+    run_bounded(ctx.otactl().args(["publish", "dir"]).arg(file).args([
+        "--path",
+        "../releases",
+        "--build-id",
+        ID,
+    ]))
+}
+
+// ---- Finding 1: artifacts must be regular files ----
+
+#[test]
+fn manifest_new_refuses_a_fifo_a_device_or_a_folder_as_from_file() {
+    let ctx = TestContext::new();
+    for (file, what) in not_regular_files(&ctx) {
+        let case = format!("--from-file {}", file.display());
+        let before = tree(ctx.path("").as_path());
+        let out = manifest_new(&ctx, &file);
+        assert_exit(&out, 2, &case);
+        let err = stderr(&out);
+        assert!(err.contains("--from-file"), "{case}: {err}");
+        assert!(err.contains(&file.display().to_string()), "{case}: {err}");
+        assert!(err.contains(what), "{case}: {err}");
+        assert!(err.contains("not a regular file"), "{case}: {err}");
+        assert_eq!(stdout(&out), "", "{case}");
+        assert_eq!(tree(ctx.path("").as_path()), before, "{case}");
+        assert!(!ctx.path("channels").exists(), "{case}");
+    }
+}
+
+#[test]
+fn publish_dir_refuses_a_fifo_a_device_or_a_folder() {
+    let ctx = TestContext::new();
+    let releases = ctx.root().join("releases");
+    std::fs::create_dir_all(releases.join("20251201-0930-1a2b3c4")).unwrap();
+    std::fs::write(releases.join("20251201-0930-1a2b3c4/old.bin"), "old\n").unwrap();
+    for (file, what) in not_regular_files(&ctx) {
+        let case = format!("publish dir {}", file.display());
+        let before = tree(&releases);
+        let out = publish_dir(&ctx, &file);
+        assert_exit(&out, 2, &case);
+        let err = stderr(&out);
+        assert!(err.contains("FILE"), "{case}: {err}");
+        assert!(err.contains(&file.display().to_string()), "{case}: {err}");
+        assert!(err.contains(what), "{case}: {err}");
+        assert_eq!(stdout(&out), "", "{case}");
+        assert_eq!(tree(&releases), before, "{case}");
+        assert!(!releases.join(ID).exists(), "{case}: the build's folder");
+    }
+    // The same with no release folder at all: none is made.
+    std::fs::remove_dir_all(&releases).unwrap();
+    let out = publish_dir(&ctx, Path::new("/dev/zero"));
+    assert_exit(&out, 2, "no release folder");
+    assert!(!releases.exists());
+    insta::assert_snapshot!("publish_dir_dev_zero", ctx.transcript(&out));
+}
+
+#[test]
+fn a_symlink_to_a_regular_file_is_a_fine_artifact() {
+    let ctx = TestContext::new();
+    ctx.write("out/real.bin", b"firmware\n");
+    std::os::unix::fs::symlink("real.bin", ctx.path("out/fw.bin")).unwrap();
+    let out = manifest_new(&ctx, &ctx.path("out/fw.bin"));
+    assert_exit(&out, 0, "manifest new through a symlink");
+    let sha256sum = ctx.run_tool("sha256sum", &["out/real.bin"]);
+    let sha = String::from_utf8(sha256sum.stdout).unwrap();
+    let written: serde_json::Value = serde_json::from_str(&ctx.read(MANIFEST)).unwrap();
+    assert_eq!(
+        written["artifact"]["sha256"].as_str(),
+        sha.split_whitespace().next()
+    );
+    let out = publish_dir(&ctx, &ctx.path("out/fw.bin"));
+    assert_exit(&out, 0, "publish dir through a symlink");
+    let dest = ctx.root().join("releases").join(ID).join("fw.bin");
+    let meta = std::fs::symlink_metadata(&dest).unwrap();
+    assert!(meta.is_file(), "the copy is a file, not a link");
+    assert_eq!(std::fs::read(&dest).unwrap(), b"firmware\n");
+}
+
+// ---- Finding 2: symlinks inside the release folder ----
+
+#[test]
+fn publish_dir_refuses_a_symlink_at_the_build_folder() {
+    let ctx = TestContext::new();
+    ctx.write("fw.bin", b"firmware\n");
+    let releases = ctx.root().join("releases");
+    let elsewhere = ctx.root().join("elsewhere");
+    std::fs::create_dir_all(&releases).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, releases.join(ID)).unwrap();
+    let before = tree(&releases);
+    let out = publish_dir(&ctx, Path::new("fw.bin"));
+    assert_exit(&out, 4, "symlinked build folder");
+    assert_eq!(stdout(&out), "", "no URL is printed");
+    assert!(stderr(&out).contains("symlink"), "{}", stderr(&out));
+    assert_eq!(tree(&releases), before);
+    assert_eq!(
+        tree(&elsewhere),
+        Vec::<String>::new(),
+        "nothing written outside"
+    );
+    insta::assert_snapshot!("publish_dir_symlinked_build_folder", ctx.transcript(&out));
+}
+
+#[test]
+fn publish_dir_refuses_a_symlink_in_place_of_the_published_file() {
+    let ctx = TestContext::new();
+    ctx.write("fw.bin", b"firmware\n");
+    let releases = ctx.root().join("releases");
+    let outside = ctx.root().join("outside");
+    std::fs::create_dir_all(releases.join(ID)).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    // The same content outside (it would be "already published"), other content,
+    // an endless device, and a dangling link that a write would create.
+    std::fs::write(outside.join("same.bin"), b"firmware\n").unwrap();
+    std::fs::write(outside.join("other.bin"), b"other\n").unwrap();
+    let dest = releases.join(ID).join("fw.bin");
+    for target in [
+        outside.join("same.bin"),
+        outside.join("other.bin"),
+        PathBuf::from("/dev/zero"),
+        outside.join("missing.bin"),
+    ] {
+        let case = format!("fw.bin -> {}", target.display());
+        let _ = std::fs::remove_file(&dest);
+        std::os::unix::fs::symlink(&target, &dest).unwrap();
+        let (before, before_outside) = (tree(&releases), tree(&outside));
+        let out = publish_dir(&ctx, Path::new("fw.bin"));
+        assert_exit(&out, 4, &case);
+        assert_eq!(stdout(&out), "", "{case}: no URL is printed");
+        assert!(stderr(&out).contains("symlink"), "{case}: {}", stderr(&out));
+        assert_eq!(tree(&releases), before, "{case}");
+        assert_eq!(tree(&outside), before_outside, "{case}");
+    }
+}
+
+// ---- Finding 3: a bad line of otactl.toml is shown with its values masked ----
+
+fn lint_with_config(ctx: &TestContext, config: &str) -> Output {
+    ctx.write("otactl.toml", config);
+    run_bounded(ctx.otactl().arg("lint"))
+}
+
+#[test]
+fn a_config_syntax_error_names_the_line_but_masks_its_values() {
+    let ctx = TestContext::new();
+    ctx.write(MANIFEST, manifest_json("stable", ID, None, "notes"));
+    let out = lint_with_config(
+        &ctx,
+        &format!(
+            "name = \"app\"\n\n[github]\nrepo = \"o/r\"\ntoken = {t} # {t}\n",
+            t = token()
+        ),
+    );
+    assert_exit(&out, 2, "syntax error");
+    let printed = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!printed.contains("ghp_"), "{printed}");
+    assert!(!printed.contains("0123456789"), "{printed}");
+    assert!(stderr(&out).contains("otactl.toml"), "{printed}");
+    assert!(stderr(&out).contains("line 5"), "{printed}");
+    insta::assert_snapshot!("config_syntax_error_masked", ctx.transcript(&out));
+}
+
+#[test]
+fn other_config_errors_do_not_echo_values() {
+    let ctx = TestContext::new();
+    ctx.write(MANIFEST, manifest_json("stable", ID, None, "notes"));
+    let t = token();
+    let cases = [
+        // A wrong type: serde's message would quote the value.
+        format!("[signing]\nrequire = \"{t}\"\n"),
+        format!("[signing]\nrequire = [\"{t}\", 1]\n"),
+        // An unknown key holding a token.
+        format!("[github]\ntoken = \"{t}\"\n"),
+        // An unclosed string, a literal string with trailing junk, a bare token line.
+        format!("name = \"{t}\n"),
+        format!("name = '{t}' {t}\n"),
+        format!("{t}\n"),
+        // An inline table whose value is wrong; a value where a channel name goes.
+        format!("[github]\nrepo = {{ token = \"{t}\" }}\n"),
+        format!("channels = [\"stable\", \"{t}\"]\n"),
+        // A token on a good line, the error on the next one.
+        format!("[github]\nrepo = \"{t}\"\napi_url = = \"x\"\n"),
+        format!("source = \"{t}\"\nname = 12\n"),
+    ];
+    for config in &cases {
+        let out = lint_with_config(&ctx, config);
+        assert_exit(&out, 2, config);
+        let printed = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(!printed.contains("ghp_"), "{config}\n{printed}");
+        assert!(!printed.contains("0123456789"), "{config}\n{printed}");
+        assert!(stderr(&out).contains("otactl.toml"), "{config}\n{printed}");
+    }
+}
+
+// ---- Finding 4: `manifest sign` keeps the file's mode ----
+
+fn signing_key(ctx: &TestContext) -> PathBuf {
+    let dir = ctx.root().join("keys");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("release.pem");
+    ctx.run_tool(
+        "openssl",
+        &[
+            "genpkey",
+            "-algorithm",
+            "ed25519",
+            "-out",
+            path.to_str().unwrap(),
+        ],
+    );
+    path
+}
+
+fn mode_of(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn manifest_sign_keeps_the_mode_of_the_file_it_replaces() {
+    let ctx = TestContext::new();
+    let key = signing_key(&ctx);
+    let sign = |args: &[&str]| {
+        run_bounded(
+            ctx.otactl()
+                .args(["manifest", "sign", MANIFEST, "--key"])
+                .arg(&key)
+                .args(args),
+        )
+    };
+    for mode in [0o444, 0o640] {
+        ctx.write(MANIFEST, manifest_json("stable", ID, None, "notes"));
+        set_mode(&ctx.path(MANIFEST), mode);
+        let out = sign(&[]);
+        assert_exit(&out, 0, &format!("sign in place, mode {mode:o}"));
+        assert!(ctx.read(MANIFEST).contains("\"signature\""));
+        assert_eq!(
+            format!("{:o}", mode_of(&ctx.path(MANIFEST))),
+            format!("{mode:o}"),
+            "in place"
+        );
+
+        // `--out` over an existing file keeps that file's mode.
+        ctx.write(MANIFEST, manifest_json("stable", ID, None, "notes"));
+        set_mode(&ctx.path(MANIFEST), 0o644);
+        ctx.write("signed.json", "old\n");
+        set_mode(&ctx.path("signed.json"), mode);
+        let out = sign(&["--out", "signed.json"]);
+        assert_exit(&out, 0, &format!("sign --out, mode {mode:o}"));
+        assert!(ctx.read("signed.json").contains("\"signature\""));
+        assert_eq!(
+            format!("{:o}", mode_of(&ctx.path("signed.json"))),
+            format!("{mode:o}"),
+            "--out over an existing file"
+        );
+        assert_eq!(
+            mode_of(&ctx.path(MANIFEST)),
+            0o644,
+            "the input is untouched"
+        );
+    }
+    // `manifest new` replacing the channel's manifest keeps its mode too.
+    set_mode(&ctx.path(MANIFEST), 0o640);
+    let out = run_bounded(
+        ctx.otactl()
+            .args(["manifest", "new", "--channel", "stable"])
+            .args(["--build-id", "20260115-1700-abcdef0", "--sha256", SHA])
+            .args([
+                "--url",
+                "https://ota.example.com/20260115-1700-abcdef0/fw.bin",
+            ]),
+    );
+    assert_exit(&out, 0, "manifest new over a 0640 manifest");
+    assert!(ctx.read(MANIFEST).contains("20260115-1700-abcdef0"));
+    assert_eq!(mode_of(&ctx.path(MANIFEST)), 0o640, "manifest new");
+    // `--out` to a new file: the mode any new file gets.
+    let out = sign(&["--out", "new.json"]);
+    assert_exit(&out, 0, "sign --out to a new file");
+    let probe = ctx.path("probe");
+    std::fs::write(&probe, b"").unwrap();
+    assert_eq!(mode_of(&ctx.path("new.json")), mode_of(&probe));
+}
+
+// ---- Finding 5: C1 controls and bidirectional overrides in any string ----
+
+/// Each case: (name, the manifest text, the code point the finding names).
+fn forbidden_character_cases() -> Vec<(String, String, &'static str)> {
+    let base = manifest_json("stable", ID, None, "notes");
+    let replace = |from: &str, to: &str| {
+        assert_eq!(base.matches(from).count(), 1, "{from}");
+        base.replacen(from, to, 1)
+    };
+    let url = format!("https://github.com/o/r/releases/download/{ID}/evse-src-{ID}.tar.gz");
+    let mut cases = Vec::new();
+    for (code, raw) in [
+        ("U+0085", '\u{85}'),
+        ("U+202E", '\u{202E}'),
+        ("U+2067", '\u{2067}'),
+    ] {
+        let escaped = format!("\\u{}", code[2..].to_lowercase());
+        cases.push((
+            format!("{code} in notes, raw"),
+            replace(
+                "\"notes\": \"notes\"",
+                &format!("\"notes\": \"no{raw}tes\""),
+            ),
+            code,
+        ));
+        cases.push((
+            format!("{code} in notes, escaped"),
+            replace(
+                "\"notes\": \"notes\"",
+                &format!("\"notes\": \"no{escaped}tes\""),
+            ),
+            code,
+        ));
+    }
+    cases.push((
+        "U+202E in a key".into(),
+        replace("  \"notes\"", "  \"x\u{202E}y\": \"a\",\n  \"notes\""),
+        "U+202E",
+    ));
+    cases.push((
+        "U+0085 in an artifact key".into(),
+        replace("    \"kind\"", "    \"si\\u0085ze\": \"1\",\n    \"kind\""),
+        "U+0085",
+    ));
+    cases.push((
+        "U+202E in artifact.url".into(),
+        replace(&url, &format!("{url}\u{202E}")),
+        "U+202E",
+    ));
+    cases.push((
+        "U+2066 in artifact.url".into(),
+        replace(&url, &url.replace("/o/r/", "/o/r\\u2066/")),
+        "U+2066",
+    ));
+    cases.push((
+        "U+009F in channel".into(),
+        replace("\"channel\": \"stable\"", "\"channel\": \"stable\\u009f\""),
+        "U+009F",
+    ));
+    cases
+}
+
+/// The characters a finding must never print raw.
+fn has_raw_forbidden(text: &str) -> bool {
+    text.chars().any(|c| {
+        (c.is_control() && c != '\n')
+            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    })
+}
+
+#[test]
+fn c1_controls_and_bidi_overrides_in_manifest_strings_are_refused() {
+    let ctx = TestContext::new();
+    let key = signing_key(&ctx);
+    for (name, text, code) in forbidden_character_cases() {
+        ctx.write(MANIFEST, &text);
+        let verify = run_bounded(ctx.otactl().args(["manifest", "verify", MANIFEST]));
+        assert_exit(&verify, 1, &format!("{name}: manifest verify"));
+        let lint = run_bounded(ctx.otactl().arg("lint"));
+        assert_exit(&lint, 1, &format!("{name}: lint"));
+        let lint_json = run_bounded(ctx.otactl().args(["lint", "--format", "json"]));
+        assert_exit(&lint_json, 1, &format!("{name}: lint --format json"));
+        let sign = run_bounded(
+            ctx.otactl()
+                .args(["manifest", "sign", MANIFEST, "--key"])
+                .arg(&key),
+        );
+        assert_exit(&sign, 2, &format!("{name}: manifest sign"));
+        assert_eq!(ctx.read(MANIFEST), text, "{name}: sign changed the file");
+        for (what, out) in [
+            ("verify", &verify),
+            ("lint", &lint),
+            ("lint json", &lint_json),
+            ("sign", &sign),
+        ] {
+            let printed = format!("{}{}", stdout(out), stderr(out));
+            assert!(
+                printed.contains(code),
+                "{name}: {what} names no {code}:\n{printed}"
+            );
+            assert!(
+                !has_raw_forbidden(&printed),
+                "{name}: {what} prints the character raw:\n{printed:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn manifest_new_refuses_forbidden_characters_in_notes() {
+    let ctx = TestContext::new();
+    for (code, raw) in [
+        ("U+0085", '\u{85}'),
+        ("U+202E", '\u{202E}'),
+        ("U+2067", '\u{2067}'),
+    ] {
+        let out = run_bounded(
+            ctx.otactl()
+                .args(["manifest", "new", "--channel", "stable", "--build-id", ID])
+                .args(["--url", &format!("https://ota.example.com/{ID}/fw.bin")])
+                .args(["--sha256", SHA, "--kind", "firmware"])
+                .args(["--notes", &format!("no{raw}tes")]),
+        );
+        assert_exit(&out, 2, code);
+        let err = stderr(&out);
+        assert!(
+            err.contains("--notes") && err.contains(code),
+            "{code}: {err}"
+        );
+        assert!(!has_raw_forbidden(&err), "{code}: {err:?}");
+        assert!(
+            !ctx.path("channels").exists(),
+            "{code}: something was written"
+        );
+    }
+}
