@@ -99,37 +99,82 @@ pub fn plain(text: &str) -> Cow<'_, str> {
 
 /// The message as one cell of a Markdown table (GitHub flavour). Each marked value
 /// becomes a code span whose fence is longer than the value's longest run of
-/// backticks. Our own words keep their backtick code spans; outside them, every
-/// character Markdown could act on is escaped, so that even a value left unmarked
-/// by mistake cannot add a link or an image. `|` is escaped everywhere (it splits
-/// table cells even inside code spans); control characters and line breaks are
-/// replaced.
+/// backticks. Our own words keep their code spans, found as CommonMark finds them (a
+/// run of backticks closes at the next run of the same length); outside them, every
+/// character Markdown could act on is escaped, a backtick run that closes nothing
+/// included, so that even a value left unmarked cannot add a link or an image. `|`
+/// is escaped everywhere (it splits table cells even inside code spans); control
+/// characters and line breaks are replaced.
 pub fn markdown(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 16);
     for span in spans(text) {
         match span {
-            Span::Words(w) => {
-                let mut in_code = false;
-                for c in w.chars() {
-                    match c {
-                        '`' => {
-                            in_code = !in_code;
-                            out.push(c);
-                        }
-                        '|' => out.push_str("\\|"),
-                        c if is_hidden(c) => push_escape(&mut out, c),
-                        '\\' | '*' | '_' | '[' | ']' | '<' | '>' | '!' | '~' | '&' if !in_code => {
-                            out.push('\\');
-                            out.push(c);
-                        }
-                        c => out.push(c),
-                    }
-                }
-            }
+            Span::Words(w) => push_markdown_words(&mut out, w),
             Span::Value(v) => push_code_span(&mut out, v),
         }
     }
     out
+}
+
+fn push_markdown_words(out: &mut String, words: &str) {
+    let mut rest = words;
+    while let Some(c) = rest.chars().next() {
+        if c != '`' {
+            match c {
+                '|' => out.push_str("\\|"),
+                '\\' | '*' | '_' | '[' | ']' | '<' | '>' | '!' | '~' | '&' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                c if is_hidden(c) => push_escape(out, c),
+                c => out.push(c),
+            }
+            rest = &rest[c.len_utf8()..];
+            continue;
+        }
+        let run = rest.len() - rest.trim_start_matches('`').len();
+        let after = &rest[run..];
+        match closing_run(after, run) {
+            Some(end) => {
+                out.push_str(&rest[..run]);
+                for c in after[..end].chars() {
+                    match c {
+                        '|' => out.push_str("\\|"),
+                        c if is_hidden(c) => push_escape(out, c),
+                        c => out.push(c),
+                    }
+                }
+                out.push_str(&rest[..run]);
+                rest = &after[end + run..];
+            }
+            None => {
+                for _ in 0..run {
+                    out.push_str("\\`");
+                }
+                rest = after;
+            }
+        }
+    }
+}
+
+/// Where the next run of exactly `len` backticks starts in `text`.
+fn closing_run(text: &str, len: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'`' {
+            let start = i;
+            while i < bytes.len() && bytes[i] == b'`' {
+                i += 1;
+            }
+            if i - start == len {
+                return Some(start);
+            }
+        } else {
+            i += 1;
+        }
+    }
+    None
 }
 
 /// One untrusted value as a Markdown code span (cut at [`MAX_QUOTED`]).
@@ -215,6 +260,19 @@ mod tests {
     fn markdown_escapes_words_and_hidden_characters() {
         assert_eq!(markdown("a|b *c* <d>"), "a\\|b \\*c\\* \\<d\\>");
         assert_eq!(markdown("see `build_id` [x]"), "see `build_id` \\[x\\]");
+    }
+
+    #[test]
+    fn markdown_words_find_code_spans_as_commonmark_does() {
+        // A run of three backticks that closes nothing is literal: what follows is
+        // not code, so it is escaped.
+        assert_eq!(
+            markdown("key \"```![x](http://e)`\""),
+            "key \"\\`\\`\\`\\!\\[x\\](http://e)\\`\""
+        );
+        // Runs of the same length pair up; other lengths inside are content.
+        assert_eq!(markdown("`a``b` c_d"), "`a``b` c\\_d");
+        assert_eq!(markdown("``a`b`` |"), "``a`b`` \\|");
         let m = code("x\ny\u{1b}[2J\u{202e}");
         assert_eq!(markdown(&m), "`x\\u{000a}y\\u{001b}[2J\\u{202e}`");
         assert_eq!(markdown(&code("`x")), "`` `x ``");
