@@ -474,6 +474,28 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn temporary_files_are_registered_while_they_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        let registered = |path: &Path| registry().iter().any(|p| p == path);
+        let dropped = new_file_builder().tempfile_in(dir.path()).unwrap();
+        let dropped_path = dropped.file.path().to_owned();
+        let kept = new_file_builder().tempfile_in(dir.path()).unwrap();
+        let kept_path = kept.file.path().to_owned();
+        assert!(registered(&dropped_path) && registered(&kept_path));
+        drop(dropped);
+        assert!(!registered(&dropped_path) && !dropped_path.exists());
+        let target = dir.path().join("target");
+        kept.persist(&target).unwrap();
+        assert!(!registered(&kept_path) && target.exists());
+        let refused = new_file_builder().tempfile_in(dir.path()).unwrap();
+        let refused_path = refused.file.path().to_owned();
+        let err = refused.persist_noclobber(&target).unwrap_err();
+        assert_eq!(err.error.kind(), std::io::ErrorKind::AlreadyExists);
+        assert!(!registered(&refused_path) && !refused_path.exists());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
     #[cfg(unix)]
     #[test]
     fn mode_is_set() {
