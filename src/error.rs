@@ -65,6 +65,14 @@ pub enum Error {
         /// What kind of file it was read as.
         what: &'static str,
     },
+    /// A file that is a pipe did not deliver its content in time or under the limit.
+    #[error("`{path}` {message}")]
+    Pipe {
+        /// The pipe (a FIFO, or `/dev/fd/N` of a process substitution).
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
     /// A manifest given to a writing command is invalid.
     #[error("{}", render_findings(&format!("`{}` is not a valid manifest:", path.display()), path, findings))]
     InvalidManifest {
@@ -220,6 +228,7 @@ impl Error {
             Error::Read { .. }
             | Error::Write { .. }
             | Error::TooLarge { .. }
+            | Error::Pipe { .. }
             | Error::InvalidManifest { .. }
             | Error::InvalidArg { .. }
             | Error::Key { .. }

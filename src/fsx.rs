@@ -3,28 +3,45 @@
 //! Every read and write of otactl goes through here (clippy forbids bare `std::fs`
 //! elsewhere). A write goes to a temporary file in the target folder, is synced, then
 //! renamed over the target, so a crash never leaves a half-written file behind.
+//! Every temporary file is registered while it exists, and SIGINT or SIGTERM removes
+//! the registered files before the process exits (SPEC 6).
 
 #![allow(clippy::disallowed_methods)]
 
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use crate::error::{Error, Result};
 
+/// How long a file that is a pipe (`--key <(pass show k)`, a FIFO) may take to be
+/// written and closed.
+pub const PIPE_DEADLINE: Duration = Duration::from_secs(10);
+
 /// Reads a whole file, refusing one larger than `limit` bytes before reading it.
+///
+/// A file that is not a regular file (a FIFO, `/dev/fd/N` of a process substitution)
+/// is read by a thread, at most `limit` bytes, and given up after [`PIPE_DEADLINE`]
+/// when its writer never writes or never closes it.
 pub fn read_limited(path: &Path, limit: u64, what: &'static str) -> Result<Vec<u8>> {
     let read_err = |source| Error::Read {
         path: path.to_owned(),
         source,
     };
-    let file = fs::File::open(path).map_err(read_err)?;
-    let meta = file.metadata().map_err(read_err)?;
+    // `stat`, not `open`: opening a FIFO waits for its writer, maybe forever.
+    let meta = fs::metadata(path).map_err(read_err)?;
     if meta.is_dir() {
         return Err(read_err(std::io::Error::other(
             "it is a directory, not a file",
         )));
     }
+    if !meta.is_file() {
+        return read_pipe(path, limit, what);
+    }
+    let file = fs::File::open(path).map_err(read_err)?;
+    let meta = file.metadata().map_err(read_err)?;
     if meta.len() > limit {
         return Err(Error::TooLarge {
             path: path.to_owned(),
@@ -48,9 +65,64 @@ pub fn read_limited(path: &Path, limit: u64, what: &'static str) -> Result<Vec<u
     Ok(bytes)
 }
 
+/// Reads a pipe under `limit` and [`PIPE_DEADLINE`]: a thread opens and reads it
+/// (both can block), this one waits for its answer no longer than the deadline.
+fn read_pipe(path: &Path, limit: u64, what: &'static str) -> Result<Vec<u8>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let owned = path.to_owned();
+    let reader = move || {
+        let read = || -> std::io::Result<Vec<u8>> {
+            let file = fs::File::open(&owned)?;
+            // Room for all that is read: growing the buffer would leave copies of a
+            // key behind in freed memory.
+            let capacity = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
+            let mut bytes = Vec::with_capacity(capacity);
+            file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+            Ok(bytes)
+        };
+        let _ = tx.send(read());
+    };
+    std::thread::Builder::new()
+        .name("pipe reader".into())
+        .spawn(reader)
+        .map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+    match rx.recv_timeout(PIPE_DEADLINE) {
+        Ok(Ok(mut bytes)) if bytes.len() as u64 > limit => {
+            zeroize::Zeroize::zeroize(&mut bytes);
+            Err(Error::Pipe {
+                path: path.to_owned(),
+                message: format!(
+                    "is a pipe that sent more than the limit of {limit} bytes for {what}; otactl stopped reading it"
+                ),
+            })
+        }
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(source)) => Err(Error::Read {
+            path: path.to_owned(),
+            source,
+        }),
+        Err(_) => Err(Error::Pipe {
+            path: path.to_owned(),
+            message: format!(
+                "is a pipe that was not written and closed within {} s; otactl stopped waiting for it (the program writing it must send the whole file and end, as `--key <(pass show ota/signing-key)` does)",
+                PIPE_DEADLINE.as_secs()
+            ),
+        }),
+    }
+}
+
 /// Whether a path exists (a broken symlink counts as existing).
 pub fn exists(path: &Path) -> bool {
     fs::symlink_metadata(path).is_ok()
+}
+
+/// The path with every symlink, `.` and `..` resolved on disk; `None` when it does
+/// not exist (or leads nowhere).
+pub fn real_path(path: &Path) -> Option<PathBuf> {
+    fs::canonicalize(path).ok()
 }
 
 /// Creates a folder and its parents.
@@ -71,8 +143,10 @@ pub enum Existing {
 }
 
 /// Writes `bytes` to `path` atomically: temporary file in the same folder, fsync,
-/// rename, fsync of the folder. `mode` sets the Unix permissions before any byte is
-/// written (a private key is never readable by others, not even for a moment).
+/// rename, fsync of the folder. `mode` is the Unix mode the temporary file is created
+/// with, in the `open` call itself (a private key is never readable by others, not
+/// even for a moment); where the umask narrowed it, it is set before any byte is
+/// written.
 pub fn write_atomic(
     path: &Path,
     bytes: &[u8],
@@ -84,11 +158,15 @@ pub fn write_atomic(
         source,
     };
     let dir = parent_dir(path);
-    let mut tmp = new_file_builder().tempfile_in(&dir).map_err(write_err)?;
+    let mut builder = new_file_builder();
     if let Some(mode) = mode {
-        set_mode(tmp.as_file(), mode).map_err(write_err)?;
+        builder = builder.mode(mode);
     }
-    tmp.write_all(bytes).map_err(write_err)?;
+    let tmp = builder.tempfile_in(&dir).map_err(write_err)?;
+    if let Some(mode) = mode {
+        ensure_mode(tmp.as_file(), mode).map_err(write_err)?;
+    }
+    tmp.as_file().write_all(bytes).map_err(write_err)?;
     tmp.as_file().sync_all().map_err(write_err)?;
     match existing {
         Existing::Replace => {
@@ -118,16 +196,138 @@ pub fn sync_dir(dir: &Path) {
 }
 
 /// A temporary file that becomes an ordinary file: readable like any new file
-/// (0666 less the umask), not tempfile's private 0600.
-pub fn new_file_builder() -> tempfile::Builder<'static, 'static> {
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".otactl-").suffix(".tmp");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(fs::Permissions::from_mode(0o666));
+/// (0666 less the umask), not tempfile's private 0600, unless [`TempBuilder::mode`]
+/// says otherwise.
+pub fn new_file_builder() -> TempBuilder {
+    TempBuilder { mode: 0o666 }
+}
+
+/// Makes `.otactl-*.tmp` files that are registered for removal on a signal.
+#[derive(Clone, Copy, Debug)]
+pub struct TempBuilder {
+    mode: u32,
+}
+
+impl TempBuilder {
+    /// The Unix mode the file is created with (less the umask), set by the `open`
+    /// call that creates it.
+    #[must_use]
+    pub fn mode(self, mode: u32) -> TempBuilder {
+        TempBuilder { mode }
     }
-    builder
+
+    /// Creates the temporary file in `dir` and registers it.
+    pub fn tempfile_in(&self, dir: impl AsRef<Path>) -> std::io::Result<TempFile> {
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".otactl-").suffix(".tmp");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(fs::Permissions::from_mode(self.mode));
+        }
+        // Created and registered under the lock: the signal handler takes it before
+        // it removes the files, and keeps it until the process ends, so no file is
+        // made between its sweep and the exit, and none is missed.
+        let mut registry = registry();
+        let file = builder.tempfile_in(dir)?;
+        let path = std::path::absolute(file.path()).unwrap_or_else(|_| file.path().to_owned());
+        registry.push(path.clone());
+        Ok(TempFile {
+            file,
+            registered: Registered(Some(path)),
+        })
+    }
+}
+
+/// The temporary files that exist now: the signal handler removes them.
+static TEMP_FILES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn registry() -> MutexGuard<'static, Vec<PathBuf>> {
+    TEMP_FILES.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A registered temporary file: removed when dropped, or renamed into place.
+pub struct TempFile {
+    // Dropped first: the file is removed, then unregistered.
+    file: tempfile::NamedTempFile,
+    registered: Registered,
+}
+
+/// A path in the registry, taken out when dropped.
+struct Registered(Option<PathBuf>);
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            registry().retain(|p| *p != path);
+        }
+    }
+}
+
+/// Why a temporary file could not be renamed into place; the file is removed.
+#[derive(Debug)]
+pub struct PersistError {
+    /// The cause.
+    pub error: std::io::Error,
+}
+
+impl TempFile {
+    /// The open file.
+    pub fn as_file(&self) -> &fs::File {
+        self.file.as_file()
+    }
+
+    /// Renames the file over `path`.
+    pub fn persist(self, path: &Path) -> std::result::Result<fs::File, PersistError> {
+        let TempFile { file, registered } = self;
+        let result = file
+            .persist(path)
+            .map_err(|e| PersistError { error: e.error });
+        drop(registered);
+        result
+    }
+
+    /// Renames the file to `path` unless `path` exists (`AlreadyExists`).
+    pub fn persist_noclobber(self, path: &Path) -> std::result::Result<fs::File, PersistError> {
+        let TempFile { file, registered } = self;
+        let result = file
+            .persist_noclobber(path)
+            .map_err(|e| PersistError { error: e.error });
+        drop(registered);
+        result
+    }
+}
+
+/// Removes the registered temporary files and ends the process with `128 + N` when
+/// signal N, SIGINT or SIGTERM, arrives: exit 130 or 143 (SPEC 6). A thread waits for
+/// the signals; call once, at the start of `main`.
+#[cfg(unix)]
+#[allow(
+    clippy::exit,
+    reason = "the process ends on the signal, as SPEC 6 says"
+)]
+pub fn remove_temp_files_on_signal() -> std::io::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                // Held until the end: no temporary file is made after the sweep.
+                let registry = registry();
+                for path in registry.iter() {
+                    let _ = fs::remove_file(path);
+                }
+                std::process::exit(128 + signal);
+            }
+        })?;
+    Ok(())
+}
+
+/// Signals are not handled off Unix.
+#[cfg(not(unix))]
+pub fn remove_temp_files_on_signal() -> std::io::Result<()> {
+    Ok(())
 }
 
 fn parent_dir(path: &Path) -> PathBuf {
@@ -137,14 +337,19 @@ fn parent_dir(path: &Path) -> PathBuf {
     }
 }
 
+/// Gives a new file exactly `mode` where the umask made it narrower (no `chmod` at
+/// all where it did not).
 #[cfg(unix)]
-fn set_mode(file: &fs::File, mode: u32) -> std::io::Result<()> {
+fn ensure_mode(file: &fs::File, mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(fs::Permissions::from_mode(mode))
+    if file.metadata()?.permissions().mode() & 0o7777 != mode {
+        file.set_permissions(fs::Permissions::from_mode(mode))?;
+    }
+    Ok(())
 }
 
 #[cfg(not(unix))]
-fn set_mode(_file: &fs::File, _mode: u32) -> std::io::Result<()> {
+fn ensure_mode(_file: &fs::File, _mode: u32) -> std::io::Result<()> {
     Ok(())
 }
 
@@ -267,6 +472,28 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn temporary_files_are_registered_while_they_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        let registered = |path: &Path| registry().iter().any(|p| p == path);
+        let dropped = new_file_builder().tempfile_in(dir.path()).unwrap();
+        let dropped_path = dropped.file.path().to_owned();
+        let kept = new_file_builder().tempfile_in(dir.path()).unwrap();
+        let kept_path = kept.file.path().to_owned();
+        assert!(registered(&dropped_path) && registered(&kept_path));
+        drop(dropped);
+        assert!(!registered(&dropped_path) && !dropped_path.exists());
+        let target = dir.path().join("target");
+        kept.persist(&target).unwrap();
+        assert!(!registered(&kept_path) && target.exists());
+        let refused = new_file_builder().tempfile_in(dir.path()).unwrap();
+        let refused_path = refused.file.path().to_owned();
+        let err = refused.persist_noclobber(&target).unwrap_err();
+        assert_eq!(err.error.kind(), std::io::ErrorKind::AlreadyExists);
+        assert!(!registered(&refused_path) && !refused_path.exists());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[cfg(unix)]

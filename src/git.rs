@@ -7,26 +7,45 @@ use crate::error::{Error, Result};
 use crate::fsx;
 
 /// The git work tree that holds `path` (which need not exist yet), found by looking
-/// for `.git` in it and its parents.
+/// for `.git` in the folder it resolves to on disk and that folder's parents.
 pub fn enclosing_work_tree(path: &Path) -> Option<PathBuf> {
     let abs = std::path::absolute(path).ok()?;
-    // `..` must not hide the work tree (`outside/../repo/k.pem`): resolve it by
-    // name, then resolve the part that exists (symlinks included) on disk.
-    let mut lexical = PathBuf::new();
-    for part in abs.components() {
-        match part {
-            std::path::Component::ParentDir => {
-                lexical.pop();
-            }
-            std::path::Component::CurDir => {}
-            other => lexical.push(other),
-        }
-    }
-    let existing = lexical.ancestors().skip(1).find(|dir| dir.exists())?;
-    let real = std::fs::canonicalize(existing).unwrap_or_else(|_| existing.to_owned());
-    real.ancestors()
+    let folder = resolve_on_disk(abs.parent().unwrap_or(&abs));
+    folder
+        .ancestors()
         .find(|dir| fsx::exists(&dir.join(".git")))
         .map(Path::to_owned)
+}
+
+/// Where an absolute path leads on disk, one part at a time, as the kernel walks it
+/// and `create_dir_all` would make it: a part that exists is resolved there (symlinks
+/// included, so `link/..` is the folder above the link's target, not the folder
+/// holding the link), and below the first part that does not exist every folder
+/// will be a new, real one, where `..` is the folder above.
+fn resolve_on_disk(abs: &Path) -> PathBuf {
+    let mut real = PathBuf::new();
+    let mut exists = true;
+    for part in abs.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            // `real` holds no symlink (resolved, or made below a resolved folder):
+            // its parent by name is its parent on disk.
+            std::path::Component::ParentDir => {
+                real.pop();
+                exists = fsx::exists(&real);
+            }
+            other => {
+                real.push(other);
+                if exists {
+                    match fsx::real_path(&real) {
+                        Some(resolved) => real = resolved,
+                        None => exists = false,
+                    }
+                }
+            }
+        }
+    }
+    real
 }
 
 fn git(dir: &Path, args: &[&str]) -> Result<std::process::Output> {

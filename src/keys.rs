@@ -124,19 +124,25 @@ impl AnyKey {
     pub fn from_bytes(bytes: &[u8]) -> Result<AnyKey, String> {
         let trimmed = bytes.trim_ascii_start();
         if trimmed.starts_with(b"-----BEGIN ") {
-            let (label, der) = pem::decode_vec(trimmed).map_err(|e| {
-                let label = pem::decode_label(trimmed).unwrap_or("?");
-                format!("is not a readable PEM file (label `{label}`): {e}")
-            })?;
+            // The label first: other formats' bodies need not decode as PEM does
+            // (OpenSSH writes 70-column lines), and they deserve their own message.
+            let label = pem::decode_label(trimmed)
+                .map_err(|e| format!("is not a readable PEM file: {e}"))?;
+            match label {
+                "PRIVATE KEY" | "PUBLIC KEY" => {}
+                "ENCRYPTED PRIVATE KEY" => return Err("is an encrypted private key; otactl reads unencrypted PKCS#8 (`openssl pkey -in KEY -out PLAIN`) — keep it offline".into()),
+                "RSA PRIVATE KEY" | "RSA PUBLIC KEY" => return Err("is an RSA key; otactl signs with Ed25519 (`openssl genpkey -algorithm ed25519`)".into()),
+                "EC PRIVATE KEY" => return Err("is an EC (ECDSA) key; otactl signs with Ed25519 (`openssl genpkey -algorithm ed25519`)".into()),
+                "OPENSSH PRIVATE KEY" => return Err("is an OpenSSH private key (as `ssh-keygen` writes it); otactl reads PKCS#8 PEM. Make a signing key of its own with `otactl key generate`; to keep this one, convert it with Python's `cryptography` (`load_ssh_private_key`, then `private_bytes` with `PrivateFormat.PKCS8`): `ssh-keygen -p -m PKCS8` leaves an Ed25519 key in OpenSSH format, and `openssl pkey` cannot read it".into()),
+                other => return Err(format!("holds a PEM block `{other}`, not an Ed25519 key (`PRIVATE KEY` or `PUBLIC KEY`)")),
+            }
+            let (label, der) = pem::decode_vec(trimmed)
+                .map_err(|e| format!("is not a readable PEM file (label `{label}`): {e}"))?;
             let der = Zeroizing::new(der);
-            return match label {
-                "PRIVATE KEY" => private_from_der(&der).map(AnyKey::Private),
-                "PUBLIC KEY" => public_from_der(&der).map(AnyKey::Public),
-                "ENCRYPTED PRIVATE KEY" => Err("is an encrypted private key; otactl reads unencrypted PKCS#8 (`openssl pkey -in KEY -out PLAIN`) — keep it offline".into()),
-                "RSA PRIVATE KEY" | "RSA PUBLIC KEY" => Err("is an RSA key; otactl signs with Ed25519 (`openssl genpkey -algorithm ed25519`)".into()),
-                "EC PRIVATE KEY" => Err("is an EC (ECDSA) key; otactl signs with Ed25519 (`openssl genpkey -algorithm ed25519`)".into()),
-                "OPENSSH PRIVATE KEY" => Err("is an OpenSSH private key; otactl reads PKCS#8 PEM, as `openssl genpkey -algorithm ed25519` writes it".into()),
-                other => Err(format!("holds a PEM block `{other}`, not an Ed25519 key (`PRIVATE KEY` or `PUBLIC KEY`)")),
+            return if label == "PRIVATE KEY" {
+                private_from_der(&der).map(AnyKey::Private)
+            } else {
+                public_from_der(&der).map(AnyKey::Public)
             };
         }
         if PrivateKeyInfo::try_from(bytes).is_ok() {
@@ -304,5 +310,15 @@ mod tests {
         .err()
         .unwrap();
         assert!(err.contains("OpenSSH"), "{err}");
+        // OpenSSH writes 70-column lines, which a PEM decoder refuses: the label
+        // decides before the body is decoded.
+        let body = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW";
+        let text = format!(
+            "{}\n{body}\n{body}\n{}\n",
+            concat!("-----BEGIN OPENSSH ", "PRIVATE KEY-----"),
+            concat!("-----END OPENSSH ", "PRIVATE KEY-----")
+        );
+        let err = AnyKey::from_bytes(text.as_bytes()).err().unwrap();
+        assert!(err.starts_with("is an OpenSSH private key"), "{err}");
     }
 }

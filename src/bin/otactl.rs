@@ -8,6 +8,9 @@ use clap::Parser as _;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    // SIGINT and SIGTERM remove the temporary files and exit 130 and 143. Should the
+    // handler not start, the signals keep their default action.
+    let _ = otactl::fsx::remove_temp_files_on_signal();
     let cli = otactl::cli::Cli::parse();
     let (printer, result) = otactl::cli::run(cli);
     match result {

@@ -21,6 +21,7 @@ mod bad_input;
 mod checklist;
 mod help;
 mod hostile_files;
+mod hostile_local;
 mod hostile_tar;
 mod key;
 mod keys;

@@ -5,6 +5,7 @@
 
 pub mod git;
 pub mod http;
+pub mod proc;
 pub mod raw_tar;
 
 use std::path::{Path, PathBuf};
@@ -171,7 +172,7 @@ pub fn require_tool(program: &str) {
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()));
     assert!(
         found,
-        "`{program}` is needed by this test and is not on PATH; run `.ci/install-deps` (or `apt-get install {program}`)"
+        "`{program}` is needed by this test and is not on PATH; run `scripts/install-deps` (or `apt-get install` the package that has it)"
     );
 }
 
