@@ -1,6 +1,6 @@
 //! The secret scan of tracked files (SPEC 7): names that are secrets by themselves
 //! (`.env`, `id_rsa`, `*.p12`, `.npmrc` …) and contents that hold one (private key
-//! blocks in PEM, OpenPGP and PuTTY form, the issuers' tokens, AWS access key ids).
+//! blocks in PEM, PGP and `.ppk` form, the issuers' tokens, AWS access key ids).
 //! Findings carry the file and line, never the value. Pure: content arrives in chunks,
 //! as it streams past.
 
@@ -47,14 +47,11 @@ pub fn secret_name(path: &str) -> Option<&'static str> {
     ) {
         return Some("an SSH private key file");
     }
-    if [".p12", ".pfx"].iter().any(|ext| lower.ends_with(ext)) {
-        return Some("a PKCS#12 key store");
-    }
-    if [".jks", ".keystore"].iter().any(|ext| lower.ends_with(ext)) {
-        return Some("a Java key store");
-    }
-    if lower.ends_with(".ppk") {
-        return Some("a PuTTY private key file");
+    match lower.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("p12" | "pfx") => return Some("a PKCS#12 key store"),
+        Some("jks" | "keystore") => return Some("a Java key store"),
+        Some("ppk") => return Some("a PuTTY private key file"),
+        _ => {}
     }
     match lower.as_str() {
         "credentials.json" => Some("a credentials file (`credentials.json`)"),
@@ -97,10 +94,14 @@ struct Pattern {
     token: bool,
     /// The alphabet of a token of fixed length: one more of these right after it
     /// makes it something longer.
-    tail: Option<fn(&u8) -> bool>,
+    tail: Option<fn(u8) -> bool>,
 }
 
-fn token_char(b: &u8) -> bool {
+fn alphanumeric(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+
+fn token_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-')
 }
 
@@ -145,7 +146,7 @@ const PATTERNS: &[Pattern] = &[
         kind: "a GitHub token",
         regex: r"gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22,255}",
         token: true,
-        tail: Some(u8::is_ascii_alphanumeric),
+        tail: Some(alphanumeric),
     },
     // `npm_` and 36 base62 characters (GitHub's format).
     Pattern {
@@ -153,7 +154,7 @@ const PATTERNS: &[Pattern] = &[
         kind: "an npm token",
         regex: r"npm_[A-Za-z0-9]{36}",
         token: true,
-        tail: Some(u8::is_ascii_alphanumeric),
+        tail: Some(alphanumeric),
     },
     // `glpat-` and 20 characters of `[0-9A-Za-z_-]`, or a routable token:
     // `glpat-`, 27 or more of those, `.`, maybe a version and `.`, two characters of
@@ -191,7 +192,7 @@ const PATTERNS: &[Pattern] = &[
         kind: "an AWS access key id",
         regex: r"(?:AKIA|ASIA)[0-9A-Z]{16}",
         token: true,
-        tail: Some(u8::is_ascii_alphanumeric),
+        tail: Some(alphanumeric),
     },
 ];
 
@@ -210,10 +211,10 @@ fn accepts(pattern: &Pattern, buf: &[u8], start: usize, end: usize) -> bool {
     if pattern.token && start > 0 && buf[start - 1].is_ascii_alphanumeric() {
         return false;
     }
-    if let (Some(tail), Some(next)) = (pattern.tail, buf.get(end)) {
-        if tail(next) {
-            return false;
-        }
+    if let (Some(tail), Some(&next)) = (pattern.tail, buf.get(end))
+        && tail(next)
+    {
+        return false;
     }
     // AWS documents `AKIA…EXAMPLE` as its example key; it grants nothing.
     if pattern.group == "aws" && buf[..end].ends_with(b"EXAMPLE") {
@@ -347,6 +348,8 @@ impl AllowList {
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write;
+
     use super::*;
 
     fn scan(chunks: &[&[u8]]) -> Vec<(usize, &'static str)> {
@@ -701,7 +704,7 @@ mod tests {
         let mut pem = format!("{}{gap}", begin(&format!("{words} PRIVATE KEY BLOCK")));
         for name in ["Proc-Type", "DEK-Info", "Version", "Comment"] {
             let name = format!("{name}{}", "-".repeat(64 - name.len()));
-            pem.push_str(&format!("{name}: {}{gap}", "v".repeat(100)));
+            let _ = write!(pem, "{name}: {}{gap}", "v".repeat(100));
         }
         pem.push_str(&TRADITIONAL[..40]);
         assert_eq!(pem.len(), 1468);

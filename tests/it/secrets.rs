@@ -95,8 +95,7 @@ fn pypi_token(rng: &mut Rng) -> String {
         out.push(u8::try_from(data.len()).unwrap());
         out.extend_from_slice(data);
     }
-    let hex = |b: Vec<u8>| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
-    let id = hex(rng.bytes(16));
+    let id = hex(&rng.bytes(16));
     let uuid = format!(
         "{}-{}-{}-{}-{}",
         &id[..8],
@@ -118,6 +117,14 @@ fn pypi_token(rng: &mut Rng) -> String {
     m.push(0);
     field(&mut m, 6, &rng.bytes(32));
     format!("pypi-{}", URL_SAFE_NO_PAD.encode(m))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
 }
 
 /// A file's text cut into lines of `width`.
@@ -201,10 +208,7 @@ fn putty_key(ctx: &TestContext) -> (String, String) {
     ] {
         ssh_string(&mut mac_input, part);
     }
-    let mac: String = hmac_sha256(b"", &mac_input)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let mac = hex(&hmac_sha256(b"", &mac_input));
     let public_lines = wrap(&STANDARD.encode(&public_blob), 64);
     let private_line = STANDARD.encode(&private_blob);
     let text = format!(
