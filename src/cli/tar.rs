@@ -16,8 +16,9 @@ use crate::tarball::{TarballSpec, write_tarball};
 ///
 /// The result equals `git archive --format=tar.gz --prefix=NAME-BUILD_ID/ COMMIT`
 /// (git 2.38 or later), so anyone can rebuild and check it with plain git. Tracked
-/// files that look like secrets (private keys, `.env`, tokens) refuse the build
-/// (exit 4) and nothing is written. Writes FILE and `FILE.sha256`.
+/// files that look like secrets (private keys, tokens, credential files such as
+/// `.env` or `.npmrc`) refuse the build (exit 4) and nothing is written. Writes FILE
+/// and `FILE.sha256`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct TarArgs {
     /// The git repository (default: `source` in otactl.toml, else the working folder).

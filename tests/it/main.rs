@@ -29,6 +29,7 @@ mod lint;
 mod lint_repo;
 mod manifest;
 mod publish_dir;
+mod secrets;
 mod signing;
 mod tar;
 mod vectors;
