@@ -133,6 +133,23 @@ pub fn create_dir_all(path: &Path) -> Result<()> {
     })
 }
 
+/// Creates a folder and its parents that only the owner can enter (0700 from the
+/// start), for a private key: nobody else can swap the key file in a folder they
+/// cannot write. Folders that exist are left as they are.
+pub fn create_private_dir_all(path: &Path) -> Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(path).map_err(|source| Error::Write {
+        path: path.to_owned(),
+        source,
+    })
+}
+
 /// How [`write_atomic`] treats an existing target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Existing {

@@ -83,10 +83,11 @@ fn generate(ctx: &Ctx, private: &Path, public: &Path) -> Result<ExitCode> {
             message: "must name another file than `--private`".into(),
         });
     }
-    for path in [private, public] {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            fsx::create_dir_all(parent)?;
-        }
+    if let Some(parent) = private.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fsx::create_private_dir_all(parent)?;
+    }
+    if let Some(parent) = public.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fsx::create_dir_all(parent)?;
     }
     let key = PrivateKey::generate();
     let public_key = key.public_key();

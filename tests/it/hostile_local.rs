@@ -202,6 +202,10 @@ fn generate_creates_the_private_key_0600_from_the_first_byte() {
     assert_eq!(mode(&private), 0o600);
     assert_eq!(mode(&public), 0o644);
     assert_eq!(names(&root.join("secret")), ["k.pem"]);
+    // The folder made for the private key is the owner's alone (nobody else can swap
+    // the key in it); the public key's folder is an ordinary one.
+    assert_eq!(mode(&root.join("secret")), 0o700);
+    assert_eq!(mode(&root.join("keys")), 0o777);
 }
 
 // ---------------------------------------------------------------------------------
