@@ -19,7 +19,8 @@ pub struct BuildId {
 /// Why a string is not a build id.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "`{value}` is not a build id: {reason}; expected `YYYYMMDD-HHMM-<gitsha>` (UTC, 7 to 40 lowercase hex digits)"
+    "{} is not a build id: {reason}; expected `YYYYMMDD-HHMM-<gitsha>` (UTC, 7 to 40 lowercase hex digits)",
+    crate::text::code(value)
 )]
 pub struct BuildIdError {
     value: String,

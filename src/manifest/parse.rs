@@ -14,6 +14,7 @@ use unicode_normalization::{IsNormalized, is_nfc_quick};
 
 use super::{Artifact, ArtifactKind, Finding, MAX_NOTES_CHARS, Manifest};
 use crate::build_id::BuildId;
+use crate::text::{cap, code};
 
 /// What a manifest is checked against besides its own content.
 #[derive(Clone, Debug)]
@@ -138,8 +139,12 @@ pub fn parse(bytes: &[u8], rules: &Rules<'_>) -> Parsed {
     let (lines, duplicates) = locate_keys(text);
     for (key, line) in duplicates {
         findings.push(
-            Finding::error(Some(line), Some(&key), format!("duplicate key \"{key}\""))
-                .with_hint("a key may appear once; devices would read only one of the values"),
+            Finding::error(
+                Some(line),
+                Some(&key),
+                format!("duplicate key \"{}\"", cap(&key)),
+            )
+            .with_hint("a key may appear once; devices would read only one of the values"),
         );
     }
     parsed.lines = lines;
@@ -405,7 +410,8 @@ impl Checker<'_, '_> {
             self.error(
                 "created_utc",
                 format!(
-                    "`created_utc` `{created}` {reason}; expected `YYYY-MM-DDTHH:MM:SSZ` in UTC"
+                    "`created_utc` {} {reason}; expected `YYYY-MM-DDTHH:MM:SSZ` in UTC",
+                    code(created)
                 ),
             );
         }
@@ -452,7 +458,7 @@ impl Checker<'_, '_> {
                     Finding::error(
                         line,
                         Some(&path),
-                        format!("the key \"{path}\" contains {problem}"),
+                        format!("the key \"{}\" contains {problem}", cap(&path)),
                     )
                     .with_hint(hint),
                 );
@@ -462,7 +468,7 @@ impl Checker<'_, '_> {
             }
             let path = format!("{prefix}{key}");
             let line = self.line(&path);
-            let message = format!("unknown key \"{path}\"");
+            let message = format!("unknown key \"{}\"", cap(&path));
             if self.rules.strict_keys {
                 self.findings.push(
                     Finding::error(line, Some(&path), format!("{message} (strict keys)"))
@@ -500,7 +506,10 @@ impl Checker<'_, '_> {
             if kind.is_none() {
                 self.error(
                     "artifact.kind",
-                    format!("`artifact.kind` `{k}` is not one of `source-tar`, `firmware`, `oci`"),
+                    format!(
+                        "`artifact.kind` {} is not one of `source-tar`, `firmware`, `oci`",
+                        code(k)
+                    ),
                 );
             }
             kind
@@ -540,7 +549,8 @@ impl Checker<'_, '_> {
             self.error_hint(
                 "channel",
                 format!(
-                    "`channel` `{channel}` is not one of the repository's channels ({})",
+                    "`channel` {} is not one of the repository's channels ({})",
+                    code(channel),
                     self.rules.channels.join(", ")
                 ),
                 "use one of those, or add the channel to `channels` in otactl.toml",
@@ -550,7 +560,11 @@ impl Checker<'_, '_> {
         {
             self.error_hint(
                 "channel",
-                format!("`channel` is `{channel}` but the file is in the folder `{folder}`"),
+                format!(
+                    "`channel` is {} but the file is in the folder {}",
+                    code(channel),
+                    code(folder)
+                ),
                 "a manifest must sit in the folder of its own channel",
             );
         }
@@ -677,22 +691,23 @@ pub fn check_url(s: &str, kind: Option<ArtifactKind>) -> Result<(), String> {
     if s.chars().any(char::is_whitespace) {
         return Err("contains white space".into());
     }
-    let url = url::Url::parse(s).map_err(|e| format!("`{s}` is not a URL: {e}"))?;
+    let shown = code(without_userinfo(s));
+    let url = url::Url::parse(s).map_err(|e| format!("{shown} is not a URL: {e}"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(
+            "must not carry a user name or password; use a token or registry credentials instead"
+                .into(),
+        );
+    }
     // A device's URL library must read the same URL: accept only the normalised
     // spelling (`https:host/x`, backslashes, `127.1`, upper-case hosts are refused).
     if !s.starts_with(&format!("{}://", url.scheme()))
         || (url.scheme() != "oci" && url.as_str() != s)
     {
         return Err(format!(
-            "`{s}` is not in normalised form; write it as `{}`",
-            url.as_str()
+            "{shown} is not in normalised form; write it as {}",
+            code(url.as_str())
         ));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(
-            "must not carry a user name or password; use a token or registry credentials instead"
-                .into(),
-        );
     }
     let is_oci = url.scheme() == "oci";
     match url.scheme() {
@@ -706,13 +721,13 @@ pub fn check_url(s: &str, kind: Option<ArtifactKind>) -> Result<(), String> {
             };
             if !loopback {
                 return Err(format!(
-                    "`{s}` uses plain http; use https (http is accepted only for loopback hosts)"
+                    "{shown} uses plain http; use https (http is accepted only for loopback hosts)"
                 ));
             }
         }
         "file" => {
             if url.path().len() <= 1 {
-                return Err(format!("`{s}` names no file"));
+                return Err(format!("{shown} names no file"));
             }
         }
         "oci" => check_oci_url(s)?,
@@ -723,7 +738,7 @@ pub fn check_url(s: &str, kind: Option<ArtifactKind>) -> Result<(), String> {
         }
     }
     if !is_oci && url.host_str().is_none_or(str::is_empty) && url.scheme() != "file" {
-        return Err(format!("`{s}` names no host"));
+        return Err(format!("{shown} names no host"));
     }
     match kind {
         Some(ArtifactKind::Oci) if !is_oci => {
@@ -736,9 +751,27 @@ pub fn check_url(s: &str, kind: Option<ArtifactKind>) -> Result<(), String> {
     }
 }
 
+/// A URL as an error may show it: a user name or password before the host is
+/// replaced by `…` (the URL may not even parse, so this works on the text).
+fn without_userinfo(s: &str) -> std::borrow::Cow<'_, str> {
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return std::borrow::Cow::Borrowed(s);
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => std::borrow::Cow::Owned(format!("{scheme}://…@{}", &rest[at + 1..])),
+        None => std::borrow::Cow::Borrowed(s),
+    }
+}
+
 fn check_oci_url(s: &str) -> Result<(), String> {
     let rest = &s["oci://".len()..];
-    let bad = || format!("`{s}` is not of the form `oci://REGISTRY/REPOSITORY:TAG`");
+    let bad = || {
+        format!(
+            "{} is not of the form `oci://REGISTRY/REPOSITORY:TAG`",
+            code(without_userinfo(s))
+        )
+    };
     let (registry, path) = rest.split_once('/').ok_or_else(bad)?;
     let (repository, tag) = path.rsplit_once(':').ok_or_else(bad)?;
     let repo_ok = !repository.is_empty()
@@ -801,7 +834,7 @@ mod tests {
             .findings
             .into_iter()
             .filter(Finding::is_error)
-            .map(|f| (f.line, f.message))
+            .map(|f| (f.line, crate::text::plain(&f.message).into_owned()))
             .collect()
     }
 
@@ -1241,6 +1274,21 @@ mod tests {
         );
         let p = parse(b"{\"a\": \"\xff\"}", &rules_for_test());
         assert_eq!(p.findings[0].message, "the file is not valid UTF-8");
+    }
+
+    #[test]
+    fn url_errors_never_show_credentials() {
+        for url in [
+            "https://user:hunter2@HOST.example/x",
+            "https://user:hunter2@[::1/x",
+            "http://user:hunter2@ota.example.com/x",
+            "oci://u:hunter2@reg.example/x",
+        ] {
+            let e = check_url(url, None).unwrap_err();
+            assert!(!e.contains("hunter2"), "{e}");
+        }
+        assert_eq!(without_userinfo("https://a:b@h/p@q"), "https://…@h/p@q");
+        assert_eq!(without_userinfo("https://h/p@q"), "https://h/p@q");
     }
 
     #[test]
