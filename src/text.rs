@@ -99,7 +99,7 @@ pub fn plain(text: &str) -> Cow<'_, str> {
 
 /// The message as one cell of a Markdown table (GitHub flavour). Each marked value
 /// becomes a code span whose fence is longer than the value's longest run of
-/// backticks. Our own words keep their code spans, found as CommonMark finds them (a
+/// backticks. Our own words keep their code spans, found as `CommonMark` finds them (a
 /// run of backticks closes at the next run of the same length); outside them, every
 /// character Markdown could act on is escaped, a backtick run that closes nothing
 /// included, so that even a value left unmarked cannot add a link or an image. `|`
@@ -134,25 +134,22 @@ fn push_markdown_words(out: &mut String, words: &str) {
         }
         let run = rest.len() - rest.trim_start_matches('`').len();
         let after = &rest[run..];
-        match closing_run(after, run) {
-            Some(end) => {
-                out.push_str(&rest[..run]);
-                for c in after[..end].chars() {
-                    match c {
-                        '|' => out.push_str("\\|"),
-                        c if is_hidden(c) => push_escape(out, c),
-                        c => out.push(c),
-                    }
+        if let Some(end) = closing_run(after, run) {
+            out.push_str(&rest[..run]);
+            for c in after[..end].chars() {
+                match c {
+                    '|' => out.push_str("\\|"),
+                    c if is_hidden(c) => push_escape(out, c),
+                    c => out.push(c),
                 }
-                out.push_str(&rest[..run]);
-                rest = &after[end + run..];
             }
-            None => {
-                for _ in 0..run {
-                    out.push_str("\\`");
-                }
-                rest = after;
+            out.push_str(&rest[..run]);
+            rest = &after[end + run..];
+        } else {
+            for _ in 0..run {
+                out.push_str("\\`");
             }
+            rest = after;
         }
     }
 }
