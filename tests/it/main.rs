@@ -20,6 +20,7 @@ mod support;
 mod bad_input;
 mod checklist;
 mod help;
+mod hostile_server;
 mod key;
 mod keys;
 mod lint;
