@@ -389,7 +389,8 @@ fn get(url: &str, retry: &Retry, deadline: Deadline) -> Result<Payload, FetchErr
         let next = next_pause(retry, pause, after);
         if next >= deadline.remaining() {
             return Err(FetchError::Remote(format!(
-                "{last} (after {attempt} attempts; the next would pass `--deadline` {}, raise it to retry longer)",
+                "{last} (after {attempt} attempt{}; the next would pass `--deadline` {}, raise it to retry longer)",
+                if attempt == 1 { "" } else { "s" },
                 human(deadline.limit)
             )));
         }
@@ -441,17 +442,20 @@ fn unfollowed(response: &reqwest::blocking::Response, hop: usize) -> FetchError 
             "redirect {hop} ({status}) has no `Location` otactl can read; point `artifact.url` at the asset itself"
         ));
     };
-    let reason = check_hop(&location)
-        .err()
-        .unwrap_or_else(|| "otactl cannot follow it".to_owned());
-    FetchError::Refused(
-        Refusal::Hop {
-            hop,
-            shown: shown(&location),
-            reason,
-        }
-        .to_string(),
-    )
+    match check_hop(&location) {
+        Err(reason) => FetchError::Refused(
+            Refusal::Hop {
+                hop,
+                shown: shown(&location),
+                reason,
+            }
+            .to_string(),
+        ),
+        Ok(()) => FetchError::Refused(format!(
+            "redirect {hop} leads to `{}`, which otactl cannot follow; point `artifact.url` at the asset itself",
+            shown(&location)
+        )),
+    }
 }
 
 fn retry_after(response: &reqwest::blocking::Response) -> Option<Duration> {

@@ -1,6 +1,7 @@
 //! Hostile HTTP servers on 127.0.0.1:<free port>, as a stranger's pull request may
 //! point `verify` at: one that drips its body a few bytes at a time, one that
-//! redirects every request to a given location, and one that accepts connections and
+//! redirects every request to a given location, one that is always unavailable and
+//! asks to come back later, and one that accepts connections and
 //! never answers (it also counts connections, so a test can assert that nobody came).
 //!
 //! Each server polls a non-blocking listener, and stops when dropped or after
@@ -27,6 +28,8 @@ pub enum Behaviour {
     },
     /// `302 Found` to `location`; `{base}` in it is this server's `http://127.0.0.1:PORT`.
     Redirect { location: String },
+    /// `503 Service Unavailable` with `Retry-After: SECONDS`.
+    Unavailable { retry_after: u64 },
     /// Reads the request and answers nothing (the connection stays open).
     Silent,
 }
@@ -141,6 +144,12 @@ fn serve(
                 write!(
                     stream,
                     "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n"
+                )?;
+            }
+            Behaviour::Unavailable { retry_after } => {
+                write!(
+                    stream,
+                    "HTTP/1.1 503 Service Unavailable\r\nRetry-After: {retry_after}\r\nContent-Length: 0\r\n\r\n"
                 )?;
             }
             Behaviour::Drip { len, chunk, every } => {
