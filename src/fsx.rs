@@ -457,6 +457,41 @@ pub fn append(path: &Path, bytes: &[u8]) -> Result<()> {
     file.write_all(bytes).map_err(write_err)
 }
 
+/// `path` with every symlink resolved, as far as it exists: the canonical form of its
+/// longest existing ancestor, then the rest of its components (`..` there taken
+/// lexically, since nothing under a missing folder can be a symlink).
+pub fn canonical_existing(path: &Path) -> PathBuf {
+    let mut rest = Vec::new();
+    let mut base = path;
+    let canonical = loop {
+        if let Ok(found) = fs::canonicalize(base) {
+            break found;
+        }
+        match (base.parent(), base.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                base = parent;
+            }
+            _ => break base.to_owned(),
+        }
+    };
+    let mut out = canonical;
+    for name in rest.iter().rev() {
+        out.push(name);
+    }
+    let mut normal = PathBuf::new();
+    for component in out.components() {
+        match component {
+            std::path::Component::ParentDir => {
+                normal.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => normal.push(other),
+        }
+    }
+    normal
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! `otactl verify`: the release checklist (SPEC 5).
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::{Ctx, display};
 use crate::build_id::BuildId;
@@ -16,7 +17,7 @@ use crate::lint::{self, SignaturePolicy};
 use crate::manifest::{ArtifactKind, Finding, MAX_MANIFEST_BYTES, Manifest, Parsed, Rules, parse};
 use crate::output::github;
 use crate::progress::{ProgressReader, Reporter as _};
-use crate::remote::fetch::{self, FetchError, Retry};
+use crate::remote::fetch::{self, Cutoff, FetchError, FileUrls, Limits, Retry};
 use crate::text::code;
 
 /// Run the release checklist on a channel's manifest.
@@ -26,6 +27,7 @@ use crate::text::code;
 /// signature, 7 no downgrade against the base ref, 8 promotion order. Exits 1 when
 /// an item fails, 3 when a remote could not be reached.
 #[derive(Debug, clap::Args)]
+#[allow(clippy::struct_excessive_bools)] // one per flag
 pub(crate) struct VerifyArgs {
     /// The manifest file (or use `--channel`).
     #[arg(required_unless_present = "channel", conflicts_with = "channel")]
@@ -55,6 +57,18 @@ pub(crate) struct VerifyArgs {
     /// download, at least 1 GiB, at most 16 GiB).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     max_unpacked: Option<u64>,
+    /// Stop a download that takes longer than this, retries included (`90s`, `30m`, `1h`, or seconds).
+    ///
+    /// A download also stops when the server sends less than 1 KiB/s for 30 s.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = fetch::parse_deadline)]
+    deadline: Duration,
+    /// In CI, read a `file://` artifact even outside the release folder `[dir] path`.
+    ///
+    /// When `CI` is set (and not `0` or `false`), a `file://` URL must otherwise name a
+    /// file under `[dir] path`, symlinks resolved: the manifest of a pull request must not
+    /// learn the size and hash of any file the runner can read.
+    #[arg(long)]
+    allow_file_url: bool,
     /// Output format: `markdown` is the PR body; `github` prints workflow commands.
     #[arg(long, value_enum, default_value_t = VerifyFormat::Text)]
     format: VerifyFormat,
@@ -184,9 +198,11 @@ impl VerifyArgs {
         }
         ctx.printer
             .detail(&format!("downloading {}", code(&m.artifact.url)));
-        let payload = match fetch::open(&m.artifact.url, &Retry::default()) {
+        let payload = match fetch::open(&m.artifact.url, &Retry::default(), &self.limits(settings))
+        {
             Ok(p) => p,
-            Err(FetchError::Missing(why)) => {
+            Err(FetchError::OutsideFolder) => return outside_folder(settings, &m.artifact.url),
+            Err(FetchError::Missing(why) | FetchError::Refused(why)) => {
                 return vec![
                     Item::new(3, Status::Fail, format!("{}: {why}", code(&m.artifact.url))),
                     Item::new(4, Status::Skip, "no asset to download (item 3)"),
@@ -228,16 +244,12 @@ impl VerifyArgs {
         reporter.start(&m.artifact.url, payload.length);
         let progress = ProgressReader::new(payload.reader, &reporter);
         let mut reader = HashingReader::new(progress, self.max_size);
-        let limit = match self.max_unpacked {
-            Some(n) => UnpackLimit::Fixed(n),
-            None => UnpackLimit::Default {
-                announced: payload.length,
-            },
-        };
+        let limit = self.unpack_limit(payload.length);
         let inspection = (m.artifact.kind == ArtifactKind::SourceTar)
             .then(|| inspect_tar_gz(&mut reader, expected_prefix(settings, m).as_deref(), limit));
         let over_limit = reader.len() > self.max_size;
         let hashed = reader.finish();
+        let broke_off = hashed.is_err();
         reporter.finish();
         let sha_item = match hashed {
             Ok((sha, len)) if sha == m.artifact.sha256 => Item::new(
@@ -264,14 +276,39 @@ impl VerifyArgs {
                     format!("the download is larger than `--max-size` {}", self.max_size),
                 )
             }
-            Err(e) => Item::new(4, Status::Error, format!("the download broke off: {e}")),
+            Err(e) => match e.get_ref().and_then(|i| i.downcast_ref::<Cutoff>()) {
+                Some(cut) => Item::new(4, Status::Error, cut.to_string()),
+                None => Item::new(4, Status::Error, format!("the download broke off: {e}")),
+            },
         };
         let tar_item = match inspection {
             None => skip(&format!("`{}` is not a source tarball", m.artifact.kind)),
             Some(_) if over_limit => skip("not inspected: the download is over the size limit"),
+            Some(_) if broke_off => skip("not inspected: the download broke off (item 4)"),
             Some(found) => tarball_item(&found, &m.build_id),
         };
         vec![exists, sha_item, tar_item]
+    }
+
+    /// `--max-unpacked`, else the default of SPEC 6 from the announced length.
+    fn unpack_limit(&self, announced: Option<u64>) -> UnpackLimit {
+        match self.max_unpacked {
+            Some(n) => UnpackLimit::Fixed(n),
+            None => UnpackLimit::Default { announced },
+        }
+    }
+
+    /// The bounds of the download (SPEC 6); `file://` is bounded in CI only.
+    fn limits(&self, settings: &Settings) -> Limits {
+        let files = match &settings.dir_path {
+            _ if self.allow_file_url || !in_ci() => FileUrls::Anywhere,
+            Some(folder) => FileUrls::Under(folder.clone()),
+            None => FileUrls::Nowhere,
+        };
+        Limits {
+            deadline: self.deadline,
+            files,
+        }
     }
 
     fn downgrade_item(&self, ctx: &Ctx, path: &Path, m: &Manifest, parsed: &Parsed) -> Item {
@@ -466,6 +503,29 @@ impl VerifyArgs {
         }
         Ok(())
     }
+}
+
+/// Items 3 to 5 for a `file://` URL refused in CI. The reason is the same whether the
+/// file exists or not: it tells nothing of the runner's disk.
+fn outside_folder(settings: &Settings, url: &str) -> Vec<Item> {
+    let why = match &settings.dir_path {
+        Some(folder) => format!(
+            "is outside the release folder `[dir] path` (`{}`) of otactl.toml; in CI (`CI` is set) a `file://` URL must name a file in that folder: publish the asset there with `otactl publish dir`, or pass `--allow-file-url` to read it anyway",
+            display(folder.strip_prefix(&settings.root).unwrap_or(folder))
+        ),
+        None => "is a `file://` URL, and otactl.toml sets no release folder `[dir] path`; in CI (`CI` is set) a `file://` URL must name a file in that folder: set `[dir] path`, or pass `--allow-file-url` to read it anyway".to_owned(),
+    };
+    let then = "no asset to download (item 3)";
+    vec![
+        Item::new(3, Status::Fail, format!("`{url}` {why}")),
+        Item::new(4, Status::Skip, then),
+        Item::new(5, Status::Skip, then),
+    ]
+}
+
+/// Whether this runs in CI (SPEC 6: `CI` set, and not empty, `0` or `false`).
+fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "0" && v != "false")
 }
 
 fn schema_item(parsed: &Parsed) -> Item {

@@ -753,7 +753,7 @@ pub fn check_url(s: &str, kind: Option<ArtifactKind>) -> Result<(), String> {
 
 /// A URL as an error may show it: a user name or password before the host is
 /// replaced by `…` (the URL may not even parse, so this works on the text).
-fn without_userinfo(s: &str) -> std::borrow::Cow<'_, str> {
+pub fn without_userinfo(s: &str) -> std::borrow::Cow<'_, str> {
     let Some((scheme, rest)) = s.split_once("://") else {
         return std::borrow::Cow::Borrowed(s);
     };

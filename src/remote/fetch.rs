@@ -1,22 +1,42 @@
 //! Opening an artifact URL as a stream: `file://` from disk, `http(s)://` with a plain
-//! GET (redirects followed, transient faults retried, every read under a timeout).
-//! Nothing is buffered whole; the caller hashes and inspects as it reads.
+//! GET (redirects followed while each hop obeys the manifest's URL rules, transient
+//! faults retried). Nothing is buffered whole; the caller hashes and inspects as it
+//! reads.
+//!
+//! In CI the URL and the server behind it come from whoever opened the pull request,
+//! so every download is bounded (SPEC 6): a stall limit (under 1 KiB/s for 30 s), a
+//! deadline over the whole download (retries included), redirects only to URLs the
+//! manifest itself could name, and, when asked, `file://` only inside one folder.
 
+use std::collections::VecDeque;
 use std::io::Read;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use crate::fsx;
+use crate::manifest::parse::{check_url, without_userinfo};
+use crate::text::code;
 
 /// Why a payload could not be opened.
 #[derive(Debug)]
 pub enum FetchError {
     /// The asset does not exist (no file, HTTP 404/410).
     Missing(String),
-    /// A remote failed (network, HTTP 5xx after retries, other statuses).
+    /// A remote failed (network, HTTP 5xx after retries, other statuses, the deadline).
     Remote(String),
+    /// A redirect led to a URL the manifest's rules refuse (SPEC 2.1); not followed.
+    Refused(String),
+    /// A `file://` URL outside the folder that [`FileUrls`] allows; nothing was read.
+    OutsideFolder,
 }
 
 /// An opened payload: the stream and its announced length.
 pub struct Payload {
-    /// The bytes.
+    /// The bytes. A read fails with a [`Cutoff`] when the stall limit or the deadline
+    /// is reached.
     pub reader: Box<dyn Read + Send>,
     /// `Content-Length` or the file size, when known.
     pub length: Option<u64>,
@@ -29,6 +49,8 @@ pub struct Retry {
     pub attempts: u32,
     /// First pause; doubled after each attempt.
     pub backoff: Duration,
+    /// No pause is longer, whatever the doubling or the server's `Retry-After`.
+    pub max_pause: Duration,
 }
 
 impl Default for Retry {
@@ -36,12 +58,152 @@ impl Default for Retry {
         Retry {
             attempts: 4,
             backoff: Duration::from_millis(200),
+            max_pause: Duration::from_secs(60),
         }
     }
 }
 
+/// Where `file://` URLs may point.
+#[derive(Clone, Debug)]
+pub enum FileUrls {
+    /// Anywhere the process can read.
+    Anywhere,
+    /// Only under this folder, both sides compared with every symlink resolved.
+    Under(PathBuf),
+    /// Nowhere.
+    Nowhere,
+}
+
+/// The bounds of one download.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// The whole download, from the first request to the last byte, retries included.
+    pub deadline: Duration,
+    /// Where `file://` URLs may point.
+    pub files: FileUrls,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            deadline: Duration::from_secs(3600),
+            files: FileUrls::Anywhere,
+        }
+    }
+}
+
+/// The stall limit of SPEC 6: less than [`STALL_MIN_BYTES`] in any [`STALL_WINDOW`].
+pub const STALL_WINDOW: Duration = Duration::from_secs(30);
+/// 1 KiB/s over [`STALL_WINDOW`].
+pub const STALL_MIN_BYTES: u64 = 1024 * STALL_WINDOW.as_secs();
+/// Redirects followed at most.
+pub const MAX_REDIRECTS: usize = 10;
+/// How long one attempt waits for the server's answer (status and headers).
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often a waiting read looks at the clock.
+const POLL: Duration = Duration::from_secs(1);
+/// Bytes read at once from the source.
+const CHUNK: usize = 64 * 1024;
+/// Chunks read ahead of the consumer.
+const AHEAD: usize = 4;
+
+/// Why a download was cut off. Returned (inside an `io::Error`) by a payload's reads.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum Cutoff {
+    /// Under 1 KiB/s for 30 s.
+    #[error(
+        "the download stalled: the server sent {window_bytes} bytes in the last 30 s (the limit is 1 KiB/s for 30 s; {total} bytes in all); the server is too slow or stuck: try again later, or serve the asset from a faster server"
+    )]
+    Stalled {
+        /// Bytes received in the last [`STALL_WINDOW`].
+        window_bytes: u64,
+        /// Bytes received in all.
+        total: u64,
+    },
+    /// The deadline passed.
+    #[error(
+        "the download did not finish within `--deadline` {}: {total} bytes arrived; raise `--deadline` (e.g. `--deadline {}`) if the asset is that large and the server that slow",
+        human(*deadline),
+        human(deadline.saturating_mul(2))
+    )]
+    Deadline {
+        /// The deadline.
+        deadline: Duration,
+        /// Bytes received in all.
+        total: u64,
+    },
+}
+
+/// A duration as `--deadline` takes it: `90s`, `30m`, `1h`.
+pub fn human(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs > 0 && secs.is_multiple_of(3600) {
+        format!("{}h", secs / 3600)
+    } else if secs > 0 && secs.is_multiple_of(60) {
+        format!("{}m", secs / 60)
+    } else {
+        format!("{secs}s")
+    }
+}
+
+/// Parses a deadline: a whole number with `s`, `m` or `h`, or plain seconds.
+pub fn parse_deadline(s: &str) -> Result<Duration, String> {
+    const EXAMPLES: &str = "e.g. `90s`, `30m` or `1h`";
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(format!("give a duration, {EXAMPLES}"));
+    }
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    if digits.is_empty() {
+        return Err(format!("`{s}` is not a duration, {EXAMPLES}"));
+    }
+    let factor: u64 = match unit.trim() {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        other => return Err(format!("unknown unit `{other}`; use s, m or h, {EXAMPLES}")),
+    };
+    let secs = digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(factor))
+        .ok_or_else(|| format!("`{s}` is too long"))?;
+    if secs == 0 {
+        return Err("the deadline must be at least 1 second".into());
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+/// The end of a download.
+#[derive(Clone, Copy, Debug)]
+struct Deadline {
+    at: Instant,
+    limit: Duration,
+}
+
+impl Deadline {
+    fn new(limit: Duration) -> Deadline {
+        let now = Instant::now();
+        // A deadline past what the clock can hold is no deadline.
+        let far = Duration::from_secs(100 * 365 * 24 * 3600);
+        Deadline {
+            at: now
+                .checked_add(limit)
+                .or_else(|| now.checked_add(far))
+                .unwrap_or(now),
+            limit,
+        }
+    }
+
+    fn remaining(&self) -> Duration {
+        self.at.saturating_duration_since(Instant::now())
+    }
+}
+
 /// Opens `url` for reading.
-pub fn open(url: &str, retry: &Retry) -> Result<Payload, FetchError> {
+pub fn open(url: &str, retry: &Retry, limits: &Limits) -> Result<Payload, FetchError> {
+    let deadline = Deadline::new(limits.deadline);
     let parsed = url::Url::parse(url)
         .map_err(|e| FetchError::Missing(format!("`{url}` is not a URL: {e}")))?;
     match parsed.scheme() {
@@ -49,6 +211,7 @@ pub fn open(url: &str, retry: &Retry) -> Result<Payload, FetchError> {
             let path = parsed
                 .to_file_path()
                 .map_err(|()| FetchError::Missing(format!("`{url}` names no local file")))?;
+            let path = allowed_file(&path, &limits.files)?;
             let file = std::fs::File::open(&path).map_err(|e| match e.kind() {
                 std::io::ErrorKind::NotFound => {
                     FetchError::Missing(format!("`{}` does not exist", path.display()))
@@ -57,36 +220,142 @@ pub fn open(url: &str, retry: &Retry) -> Result<Payload, FetchError> {
             })?;
             let length = file.metadata().ok().map(|m| m.len());
             Ok(Payload {
-                reader: Box::new(file),
+                reader: Box::new(Guarded::new(file, Instant::now(), deadline)),
                 length,
             })
         }
-        "http" | "https" => get(url, retry),
+        "http" | "https" => get(url, retry, deadline),
         other => Err(FetchError::Missing(format!(
             "`{other}://` URLs cannot be downloaded"
         ))),
     }
 }
 
-fn get(url: &str, retry: &Retry) -> Result<Payload, FetchError> {
+/// The path to open for a `file://` URL, or a refusal that says nothing of the disk.
+fn allowed_file(path: &Path, files: &FileUrls) -> Result<PathBuf, FetchError> {
+    match files {
+        FileUrls::Anywhere => Ok(path.to_owned()),
+        FileUrls::Nowhere => Err(FetchError::OutsideFolder),
+        FileUrls::Under(root) => {
+            // Open what was checked: the resolved path, not the spelling of the URL.
+            let resolved = fsx::canonical_existing(path);
+            if resolved.starts_with(fsx::canonical_existing(root)) {
+                Ok(resolved)
+            } else {
+                Err(FetchError::OutsideFolder)
+            }
+        }
+    }
+}
+
+/// The pause before the next attempt: the one before (`previous`, none before the
+/// first retry) doubled, or the server's `Retry-After` when longer, and never more
+/// than `max_pause`. Pure, so the policy is tested without sleeping.
+pub fn next_pause(retry: &Retry, previous: Option<Duration>, after: Option<Duration>) -> Duration {
+    let doubled = previous.map_or(retry.backoff, |p| p.saturating_mul(2));
+    doubled.max(after.unwrap_or_default()).min(retry.max_pause)
+}
+
+/// A redirect otactl does not follow.
+#[derive(Debug, thiserror::Error)]
+enum Refusal {
+    #[error(
+        "redirect {hop} leads to `{shown}`, which the URL rules refuse: {reason}; otactl did not follow it: point `artifact.url` at a server whose redirects stay within the rules"
+    )]
+    Hop {
+        hop: usize,
+        shown: String,
+        reason: String,
+    },
+    #[error(
+        "more than {MAX_REDIRECTS} redirects (the last to `{shown}`); otactl did not follow it: point `artifact.url` at the asset itself"
+    )]
+    TooMany { shown: String },
+}
+
+/// Whether a redirect may lead to `url`: the rules of `artifact.url` (SPEC 2.1), and
+/// only over HTTP. The reason never holds the user, password or query of `url`.
+pub fn check_hop(url: &url::Url) -> Result<(), String> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(
+            "a redirect may lead only to `https://`, or `http://` on a loopback host".into(),
+        );
+    }
+    check_url(url.as_str(), None).map_err(|reason| {
+        // The rules' reasons may start with the URL itself; the hop is named apart.
+        let quoted = format!("{} ", code(without_userinfo(url.as_str())));
+        let reason = reason.strip_prefix(&quoted).unwrap_or(&reason);
+        format!("it {}", reason.replace(url.as_str(), &shown(url)))
+    })
+}
+
+/// A URL as printed: no user, password, query or fragment, at most 200 characters.
+pub fn shown(url: &url::Url) -> String {
+    let mut url = url.clone();
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.set_query(None);
+    url.set_fragment(None);
+    crate::text::cap(url.as_str()).into_owned()
+}
+
+fn get(url: &str, retry: &Retry, deadline: Deadline) -> Result<Payload, FetchError> {
+    // Redirects followed in the current attempt, to number a hop refused later.
+    let followed = Arc::new(AtomicUsize::new(0));
+    let counter = followed.clone();
+    let policy = reqwest::redirect::Policy::custom(move |attempt| {
+        let hop = attempt.previous().len();
+        if hop > MAX_REDIRECTS {
+            let shown = shown(attempt.url());
+            return attempt.error(Refusal::TooMany { shown });
+        }
+        match check_hop(attempt.url()) {
+            Ok(()) => {
+                counter.store(hop, Ordering::SeqCst);
+                attempt.follow()
+            }
+            Err(reason) => {
+                let shown = shown(attempt.url());
+                attempt.error(Refusal::Hop { hop, shown, reason })
+            }
+        }
+    });
     let client = reqwest::blocking::Client::builder()
         .connect_timeout(Duration::from_secs(10))
+        // The download's own clock is the deadline; this only ends a forgotten thread.
         .timeout(Duration::from_secs(60))
+        .redirect(policy)
         .user_agent(concat!("otactl/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| FetchError::Remote(format!("cannot start the HTTP client: {e}")))?;
-    let mut pause = retry.backoff;
+    let attempts = retry.attempts.max(1);
+    let mut pause = None;
     let mut last = String::new();
-    for attempt in 1..=retry.attempts.max(1) {
-        match client.get(url).send() {
-            Ok(response) => {
+    for attempt in 1..=attempts {
+        followed.store(0, Ordering::SeqCst);
+        let started = Instant::now();
+        let mut after = None;
+        match send_within(&client, url, ANSWER_TIMEOUT.min(deadline.remaining())) {
+            None if deadline.remaining().is_zero() => {
+                return Err(FetchError::Remote(format!(
+                    "no answer within `--deadline` {}; raise `--deadline` if the server is that slow",
+                    human(deadline.limit)
+                )));
+            }
+            None => last = format!("no answer within {} s", ANSWER_TIMEOUT.as_secs()),
+            Some(Ok(response)) => {
                 let status = response.status();
                 if status.is_success() {
                     let length = response.content_length();
                     return Ok(Payload {
-                        reader: Box::new(response),
+                        reader: Box::new(Guarded::new(response, started, deadline)),
                         length,
                     });
+                }
+                if status.is_redirection() {
+                    // A redirect reqwest could not even take (`file://`, a bad `Location`).
+                    let hop = followed.load(Ordering::SeqCst) + 1;
+                    return Err(unfollowed(&response, hop));
                 }
                 if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
                     return Err(FetchError::Missing(format!("the server answered {status}")));
@@ -97,21 +366,92 @@ fn get(url: &str, retry: &Retry) -> Result<Payload, FetchError> {
                 if !transient {
                     return Err(FetchError::Remote(last));
                 }
-                if let Some(after) = retry_after(&response) {
-                    pause = pause.max(after.min(Duration::from_secs(60)));
-                }
+                after = retry_after(&response);
             }
-            Err(e) => last = describe(e),
+            Some(Err(e)) => {
+                // A refused or endless redirect does not heal: no retry.
+                if let Some(refusal) = refusal_of(&e) {
+                    return Err(match refusal {
+                        Refusal::Hop { .. } => FetchError::Refused(refusal.to_string()),
+                        Refusal::TooMany { .. } => FetchError::Remote(refusal.to_string()),
+                    });
+                }
+                last = describe(e);
+            }
         }
-        if attempt < retry.attempts {
-            std::thread::sleep(pause);
-            pause *= 2;
+        if attempt == attempts {
+            break;
         }
+        let next = next_pause(retry, pause, after);
+        if next >= deadline.remaining() {
+            return Err(FetchError::Remote(format!(
+                "{last} (after {attempt} attempt{}; the next would pass `--deadline` {}, raise it to retry longer)",
+                if attempt == 1 { "" } else { "s" },
+                human(deadline.limit)
+            )));
+        }
+        std::thread::sleep(next);
+        pause = Some(next);
     }
     Err(FetchError::Remote(format!(
-        "{last} (after {} attempts)",
-        retry.attempts.max(1)
+        "{last} (after {attempts} attempts)"
     )))
+}
+
+/// Sends the GET on its own thread and waits for the answer at most `wait`.
+fn send_within(
+    client: &reqwest::blocking::Client,
+    url: &str,
+    wait: Duration,
+) -> Option<reqwest::Result<reqwest::blocking::Response>> {
+    let (tx, rx) = mpsc::sync_channel(1);
+    let (client, url) = (client.clone(), url.to_owned());
+    // Left behind when the wait ends, the thread ends with the client's own timeout.
+    std::thread::spawn(move || {
+        let _ = tx.send(client.get(&url).send());
+    });
+    rx.recv_timeout(wait).ok()
+}
+
+/// The refusal behind a redirect error, if any.
+fn refusal_of(e: &reqwest::Error) -> Option<&Refusal> {
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        if let Some(refusal) = cause.downcast_ref::<Refusal>() {
+            return Some(refusal);
+        }
+        source = cause.source();
+    }
+    None
+}
+
+/// The error for a 3xx answer that was not followed.
+fn unfollowed(response: &reqwest::blocking::Response, hop: usize) -> FetchError {
+    let location = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| response.url().join(v).ok());
+    let status = response.status();
+    let Some(location) = location else {
+        return FetchError::Refused(format!(
+            "redirect {hop} ({status}) has no `Location` otactl can read; point `artifact.url` at the asset itself"
+        ));
+    };
+    match check_hop(&location) {
+        Err(reason) => FetchError::Refused(
+            Refusal::Hop {
+                hop,
+                shown: shown(&location),
+                reason,
+            }
+            .to_string(),
+        ),
+        Ok(()) => FetchError::Refused(format!(
+            "redirect {hop} leads to `{}`, which otactl cannot follow; point `artifact.url` at the asset itself",
+            shown(&location)
+        )),
+    }
 }
 
 fn retry_after(response: &reqwest::blocking::Response) -> Option<Duration> {
@@ -134,4 +474,279 @@ fn describe(e: reqwest::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// A stream read on its own thread, so that the reader waits for it with a clock: a
+/// read fails with a [`Cutoff`] once less than [`STALL_MIN_BYTES`] came in the last
+/// [`STALL_WINDOW`], or once the deadline passed, however the source behaves.
+struct Guarded {
+    chunks: Receiver<std::io::Result<Vec<u8>>>,
+    current: Vec<u8>,
+    pos: usize,
+    started: Instant,
+    deadline: Deadline,
+    /// (arrival, bytes) over the last [`STALL_WINDOW`], close arrivals merged.
+    window: VecDeque<(Instant, u64)>,
+    window_bytes: u64,
+    total: u64,
+    done: bool,
+    cut: Option<Cutoff>,
+}
+
+impl Guarded {
+    fn new(mut source: impl Read + Send + 'static, started: Instant, deadline: Deadline) -> Self {
+        let (tx, rx) = mpsc::sync_channel(AHEAD);
+        // Ends at the end of the stream, at its error, or once the reader is dropped.
+        std::thread::spawn(move || {
+            loop {
+                let mut buf = vec![0u8; CHUNK];
+                let read = match source.read(&mut buf) {
+                    Ok(n) => {
+                        buf.truncate(n);
+                        Ok(buf)
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => Err(e),
+                };
+                let last = !matches!(&read, Ok(b) if !b.is_empty());
+                if tx.send(read).is_err() || last {
+                    break;
+                }
+            }
+        });
+        Guarded {
+            chunks: rx,
+            current: Vec::new(),
+            pos: 0,
+            started,
+            deadline,
+            window: VecDeque::new(),
+            window_bytes: 0,
+            total: 0,
+            done: false,
+            cut: None,
+        }
+    }
+
+    fn arrived(&mut self, now: Instant, n: u64) {
+        self.total += n;
+        self.window_bytes += n;
+        match self.window.back_mut() {
+            Some((at, bytes)) if now.duration_since(*at) < Duration::from_millis(100) => {
+                *bytes += n;
+            }
+            _ => self.window.push_back((now, n)),
+        }
+    }
+
+    /// The cutoff reached at `now`, if any.
+    fn check(&mut self, now: Instant) -> Option<Cutoff> {
+        if now >= self.deadline.at {
+            return Some(Cutoff::Deadline {
+                deadline: self.deadline.limit,
+                total: self.total,
+            });
+        }
+        while let Some(&(at, bytes)) = self.window.front() {
+            if now.duration_since(at) < STALL_WINDOW {
+                break;
+            }
+            self.window_bytes -= bytes;
+            self.window.pop_front();
+        }
+        (now.duration_since(self.started) >= STALL_WINDOW && self.window_bytes < STALL_MIN_BYTES)
+            .then_some(Cutoff::Stalled {
+                window_bytes: self.window_bytes,
+                total: self.total,
+            })
+    }
+
+    fn cut_off(&mut self, cut: Cutoff) -> std::io::Error {
+        self.cut = Some(cut.clone());
+        std::io::Error::other(cut)
+    }
+}
+
+impl Read for Guarded {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if let Some(cut) = &self.cut {
+            return Err(std::io::Error::other(cut.clone()));
+        }
+        loop {
+            if self.pos < self.current.len() {
+                let n = buf.len().min(self.current.len() - self.pos);
+                buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+                self.pos += n;
+                return Ok(n);
+            }
+            if self.done || buf.is_empty() {
+                return Ok(0);
+            }
+            if let Some(cut) = self.check(Instant::now()) {
+                return Err(self.cut_off(cut));
+            }
+            match self
+                .chunks
+                .recv_timeout(POLL.min(self.deadline.remaining()))
+            {
+                Ok(Ok(chunk)) if chunk.is_empty() => self.done = true,
+                Ok(Ok(chunk)) => {
+                    self.arrived(Instant::now(), chunk.len() as u64);
+                    self.current = chunk;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => {
+                    self.done = true;
+                    // A source that gave up at the same moment: say why it was slow.
+                    return Err(match self.check(Instant::now()) {
+                        Some(cut) => self.cut_off(cut),
+                        None => e,
+                    });
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.done = true;
+                    return Err(std::io::Error::other("the download ended without its end"));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pauses slept before attempts 2, 3 and 4 when every answer says `after`.
+    fn pauses(retry: &Retry, after: Option<Duration>) -> Vec<Duration> {
+        let mut previous = None;
+        (0..3)
+            .map(|_| {
+                let next = next_pause(retry, previous, after);
+                previous = Some(next);
+                next
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_long_retry_after_is_capped_at_every_pause_after_doubling() {
+        let secs = Duration::from_secs;
+        let retry = Retry::default();
+        assert_eq!(pauses(&retry, Some(secs(420))), [secs(60); 3]);
+        assert_eq!(pauses(&retry, Some(secs(60))), [secs(60); 3]);
+        assert_eq!(
+            pauses(&retry, Some(secs(45))),
+            [secs(45), secs(60), secs(60)]
+        );
+    }
+
+    #[test]
+    fn pauses_double_from_the_backoff_up_to_the_cap() {
+        let ms = Duration::from_millis;
+        let retry = Retry::default();
+        assert_eq!(pauses(&retry, None), [ms(200), ms(400), ms(800)]);
+        assert_eq!(pauses(&retry, Some(ms(0))), [ms(200), ms(400), ms(800)]);
+        let slow = Retry {
+            backoff: Duration::from_secs(40),
+            ..Retry::default()
+        };
+        let secs = Duration::from_secs;
+        assert_eq!(pauses(&slow, None), [secs(40), secs(60), secs(60)]);
+        let huge = Retry {
+            backoff: Duration::MAX,
+            ..Retry::default()
+        };
+        assert_eq!(pauses(&huge, None), [secs(60); 3]);
+    }
+
+    fn hop(s: &str) -> Result<(), String> {
+        check_hop(&url::Url::parse(s).unwrap())
+    }
+
+    #[test]
+    fn a_redirect_hop_obeys_the_url_rules() {
+        assert_eq!(hop("https://cdn.example.com/a.tar.gz?sig=x"), Ok(()));
+        assert_eq!(hop("http://127.0.0.1:8080/a"), Ok(()));
+        assert_eq!(hop("http://localhost:9/a"), Ok(()));
+        assert_eq!(hop("http://[::1]:9/a"), Ok(()));
+        let plain = "uses plain http; use https (http is accepted only for loopback hosts)";
+        assert_eq!(hop("http://0.0.0.0/a"), Err(format!("it {plain}")));
+        assert_eq!(hop("http://10.0.0.1/a?t=1"), Err(format!("it {plain}")));
+        assert_eq!(hop("http://example.com/a"), Err(format!("it {plain}")));
+        let credentials = "it must not carry a user name or password; use a token or registry credentials instead";
+        assert_eq!(hop("https://u:p@example.com/a"), Err(credentials.into()));
+        assert_eq!(hop("http://u@127.0.0.1/a"), Err(credentials.into()));
+        let scheme = "a redirect may lead only to `https://`, or `http://` on a loopback host";
+        for refused in [
+            "file:///etc/passwd",
+            "ftp://example.com/a",
+            "oci://r.example/a:1",
+        ] {
+            assert_eq!(hop(refused), Err(scheme.into()), "{refused}");
+        }
+    }
+
+    #[test]
+    fn a_shown_url_has_no_credentials_query_or_fragment_and_is_cut() {
+        let url = url::Url::parse("https://u:secret@example.com/a/b?token=t#f").unwrap();
+        assert_eq!(shown(&url), "https://example.com/a/b");
+        let long = url::Url::parse(&format!("https://example.com/{}", "é".repeat(300))).unwrap();
+        let text = shown(&long);
+        assert_eq!(text.chars().count(), crate::text::MAX_QUOTED + 1);
+        assert!(text.ends_with('…'));
+    }
+
+    #[test]
+    fn deadlines_read_as_people_write_them() {
+        let secs = Duration::from_secs;
+        for (text, want) in [
+            ("90s", secs(90)),
+            ("30m", secs(1800)),
+            ("1h", secs(3600)),
+            ("600", secs(600)),
+            (" 2h ", secs(7200)),
+            ("45 s", secs(45)),
+        ] {
+            assert_eq!(parse_deadline(text), Ok(want), "{text}");
+        }
+        for text in [
+            "",
+            "h",
+            "1.5h",
+            "5x",
+            "-5s",
+            "0",
+            "0h",
+            "99999999999999999999",
+        ] {
+            assert!(parse_deadline(text).is_err(), "{text}");
+        }
+        assert_eq!(human(secs(90)), "90s");
+        assert_eq!(human(secs(1800)), "30m");
+        assert_eq!(human(secs(7200)), "2h");
+    }
+
+    #[test]
+    fn a_file_url_under_a_folder_is_checked_with_symlinks_resolved() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path().join("releases");
+        let _ = crate::fsx::create_dir_all(&root.join("1"));
+        let under = FileUrls::Under(root.clone());
+        assert!(allowed_file(&root.join("1/a.bin"), &under).is_ok());
+        assert!(allowed_file(&root.join("2/missing/a.bin"), &under).is_ok());
+        assert!(matches!(
+            allowed_file(&temp.path().join("other/a.bin"), &under),
+            Err(FetchError::OutsideFolder)
+        ));
+        std::os::unix::fs::symlink(temp.path(), root.join("up")).unwrap();
+        assert!(matches!(
+            allowed_file(&root.join("up/other/a.bin"), &under),
+            Err(FetchError::OutsideFolder)
+        ));
+        assert!(matches!(
+            allowed_file(&root.join("1/a.bin"), &FileUrls::Nowhere),
+            Err(FetchError::OutsideFolder)
+        ));
+    }
 }

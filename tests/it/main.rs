@@ -22,6 +22,7 @@ mod checklist;
 mod help;
 mod hostile_files;
 mod hostile_local;
+mod hostile_server;
 mod hostile_tar;
 mod key;
 mod keys;

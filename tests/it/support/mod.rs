@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod git;
+pub mod hostile_http;
 pub mod http;
 pub mod proc;
 pub mod raw_tar;
