@@ -535,6 +535,12 @@ pub fn find_config(start: &Path) -> Option<PathBuf> {
     None
 }
 
+/// Whether this runs in CI (SPEC 6: `CI` set, and not empty, `0` or `false`): no
+/// prompts, no progress bars, `file://` artifacts confined to the release folder.
+pub fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "0" && v != "false")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -301,7 +301,7 @@ impl VerifyArgs {
     /// The bounds of the download (SPEC 6); `file://` is bounded in CI only.
     fn limits(&self, settings: &Settings) -> Limits {
         let files = match &settings.dir_path {
-            _ if self.allow_file_url || !in_ci() => FileUrls::Anywhere,
+            _ if self.allow_file_url || !crate::config::in_ci() => FileUrls::Anywhere,
             Some(folder) => FileUrls::Under(folder.clone()),
             None => FileUrls::Nowhere,
         };
@@ -521,11 +521,6 @@ fn outside_folder(settings: &Settings, url: &str) -> Vec<Item> {
         Item::new(4, Status::Skip, then),
         Item::new(5, Status::Skip, then),
     ]
-}
-
-/// Whether this runs in CI (SPEC 6: `CI` set, and not empty, `0` or `false`).
-fn in_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "0" && v != "false")
 }
 
 fn schema_item(parsed: &Parsed) -> Item {

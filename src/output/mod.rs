@@ -73,7 +73,7 @@ impl Printer {
     /// A reporter for a long transfer: a bar at a terminal, unless `-q` or `-v`.
     pub fn reporter(&self) -> progress::Bar {
         let terminal =
-            std::io::stderr().is_terminal() && std::env::var_os("CI").is_none_or(|v| v != "true");
+            std::io::stderr().is_terminal() && !crate::config::in_ci();
         progress::Bar::new(terminal && self.verbosity == Verbosity::Normal)
     }
 
