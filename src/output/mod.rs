@@ -72,8 +72,7 @@ impl Printer {
 
     /// A reporter for a long transfer: a bar at a terminal, unless `-q` or `-v`.
     pub fn reporter(&self) -> progress::Bar {
-        let terminal =
-            std::io::stderr().is_terminal() && !crate::config::in_ci();
+        let terminal = std::io::stderr().is_terminal() && !crate::config::in_ci();
         progress::Bar::new(terminal && self.verbosity == Verbosity::Normal)
     }
 

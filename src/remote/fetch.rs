@@ -212,16 +212,23 @@ pub fn open(url: &str, retry: &Retry, limits: &Limits) -> Result<Payload, FetchE
                 .to_file_path()
                 .map_err(|()| FetchError::Missing(format!("`{url}` names no local file")))?;
             let path = allowed_file(&path, &limits.files)?;
-            let file = std::fs::File::open(&path).map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => {
-                    FetchError::Missing(format!("`{}` does not exist", path.display()))
+            // A FIFO would block the open itself, a device would never end: only a
+            // regular file is read, its type checked before it is opened.
+            let (file, length) = fsx::open_regular(&path, "artifact.url").map_err(|e| match e {
+                crate::Error::Read { source, .. }
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    FetchError::Missing(format!(
+                        "{} does not exist",
+                        code(path.display().to_string())
+                    ))
                 }
-                _ => FetchError::Missing(format!("cannot read `{}`: {e}", path.display())),
+                crate::Error::InvalidArg { message, .. } => FetchError::Missing(message),
+                other => FetchError::Missing(other.to_string()),
             })?;
-            let length = file.metadata().ok().map(|m| m.len());
             Ok(Payload {
                 reader: Box::new(Guarded::new(file, Instant::now(), deadline)),
-                length,
+                length: Some(length),
             })
         }
         "http" | "https" => get(url, retry, deadline),

@@ -187,6 +187,39 @@ fn publish_dir_refuses_a_fifo_a_device_or_a_folder() {
     insta::assert_snapshot!("publish_dir_dev_zero", ctx.transcript(&out));
 }
 
+/// `verify` of a `file://` URL naming a FIFO blocked in `open` forever, past any
+/// deadline; `/dev/zero` was stopped only by `--max-size`. Item 3 fails at once.
+#[test]
+fn verify_of_a_file_url_naming_a_fifo_or_a_device_fails_item_3_at_once() {
+    for index in 0..3 {
+        // One repository per case: the same build may not change its artifact.
+        let ctx = TestContext::new();
+        let (file, what) = not_regular_files(&ctx).swap_remove(index);
+        let case = format!("verify of file://{}", file.display());
+        let url = format!("file://{}", file.display());
+        let written = run_bounded(
+            ctx.otactl()
+                .args(["manifest", "new", "--channel", "stable", "--build-id", ID])
+                .args(["--url", &url, "--sha256", SHA, "--notes", "x"]),
+        );
+        assert_exit(&written, 0, &case);
+        let started = Instant::now();
+        let out = run_bounded(ctx.otactl().args(["verify", "--channel", "stable"]));
+        assert_exit(&out, 1, &case);
+        let item_3 = stdout(&out)
+            .lines()
+            .find(|l| l.contains(" 3. "))
+            .unwrap_or_default()
+            .to_owned();
+        assert!(item_3.starts_with("✗ FAIL  3."), "{case}: {}", stdout(&out));
+        assert!(
+            item_3.contains(what) && item_3.contains("not a regular file"),
+            "{case}: {item_3}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(30), "{case}");
+    }
+}
+
 #[test]
 fn a_symlink_to_a_regular_file_is_a_fine_artifact() {
     let ctx = TestContext::new();
