@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::fsx;
-use crate::manifest::DEFAULT_CHANNELS;
+use crate::manifest::{Channels, DEFAULT_CHANNELS};
 
 /// The file name otactl looks for.
 pub const CONFIG_FILE: &str = "otactl.toml";
@@ -92,7 +92,7 @@ pub struct Settings {
     /// The channels folder, relative to `root`.
     pub channels_dir: PathBuf,
     /// Channels in promotion order.
-    pub channels: Vec<String>,
+    pub channels: Channels,
     /// Trusted public key files, relative to `root`.
     pub public_keys: Vec<PathBuf>,
     /// `[signing] require`.
@@ -177,7 +177,7 @@ impl Settings {
             config_path: path.map(Path::to_owned),
             name: file.name,
             channels_dir: PathBuf::from(file.channels_dir.unwrap_or_else(|| "channels".into())),
-            channels,
+            channels: Channels::new(channels),
             public_keys: signing
                 .public_keys
                 .unwrap_or_default()
@@ -560,7 +560,7 @@ mod tests {
     #[test]
     fn defaults() {
         let s = parse("").unwrap();
-        assert_eq!(s.channels, ["canary", "staging", "stable"]);
+        assert_eq!(&*s.channels, ["canary", "staging", "stable"]);
         assert_eq!(
             s.manifest_path("stable"),
             Path::new("/repo/channels/stable/manifest.json")

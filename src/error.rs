@@ -44,6 +44,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A result could not be written as JSON (a bug in otactl).
+    #[error("cannot write the result as JSON (a bug in otactl; please report it)")]
+    Json(#[source] serde_json::Error),
     /// A file could not be written.
     #[error("cannot write `{path}`")]
     Write {
@@ -174,6 +177,15 @@ pub enum Error {
         /// SHA-256 of what was to be published.
         new: String,
     },
+    /// `manifest new` would replace a signed manifest with other, unsigned content.
+    #[error(
+        "`{}` holds a signed manifest of the same build with other content; writing the new one would leave the channel unsigned",
+        path.display()
+    )]
+    WouldUnsign {
+        /// The manifest file.
+        path: PathBuf,
+    },
     /// A path in the release folder is not what otactl writes there: a symlink that
     /// would send the file (and the printed URL) elsewhere, or a FIFO, a device….
     #[error("refusing to publish through `{path}`: {message}")]
@@ -224,7 +236,8 @@ impl Error {
             | Error::Downgrade { .. }
             | Error::Secrets { .. }
             | Error::UnsafePath { .. }
-            | Error::AssetConflict { .. } => ExitCode::Refused,
+            | Error::AssetConflict { .. }
+            | Error::WouldUnsign { .. } => ExitCode::Refused,
             Error::Read { .. }
             | Error::Write { .. }
             | Error::TooLarge { .. }
@@ -235,8 +248,22 @@ impl Error {
             | Error::MissingSigningKey
             | Error::Config { .. }
             | Error::Git { .. }
-            | Error::GitMissing(_) => ExitCode::Usage,
+            | Error::GitMissing(_)
+            | Error::Json(_) => ExitCode::Usage,
         }
+    }
+
+    /// The message and its causes on one line, `: `-separated (for a report that
+    /// holds an error as a finding).
+    pub fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        text
     }
 
     /// A line that tells the user what to do next, where there is more to say.
@@ -253,6 +280,9 @@ impl Error {
             ),
             Error::Secrets { .. } => Some(
                 "remove the secret from the repository (and rotate it: it is in the git history), or let a path through with `--allow-secret GLOB` or `allow_secrets` in otactl.toml".into(),
+            ),
+            Error::WouldUnsign { .. } => Some(
+                "pass `--force` to replace it, then sign it again with `otactl manifest sign`".into(),
             ),
             Error::AssetConflict { .. } => Some(
                 "publish the new content under a new build id; devices may already have the old one".into(),

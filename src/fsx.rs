@@ -492,6 +492,20 @@ pub fn canonical_existing(path: &Path) -> PathBuf {
     normal
 }
 
+/// A path as shown to the user: relative to the working folder when under it.
+pub fn display(path: &Path) -> String {
+    display_path(path).display().to_string()
+}
+
+/// [`display`] as a path.
+pub fn display_path(path: &Path) -> PathBuf {
+    // The working folder is fixed once `-C` is applied; ask the OS once.
+    static CWD: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let cwd = CWD.get_or_init(|| std::env::current_dir().unwrap_or_default());
+    path.strip_prefix(cwd)
+        .map_or_else(|_| path.to_owned(), Path::to_owned)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -263,14 +263,14 @@ pub fn compare_with_base(
 mod tests {
     use super::*;
     use crate::keys::PrivateKey;
-    use crate::manifest::{Artifact, ArtifactKind};
+    use crate::manifest::{Artifact, ArtifactKind, Channels};
     use serde_json::Value;
 
-    fn channels() -> Vec<String> {
-        vec!["stable".into()]
+    fn channels() -> Channels {
+        Channels::from(["stable"])
     }
 
-    fn rules(channels: &[String]) -> Rules<'_> {
+    fn rules(channels: &Channels) -> Rules<'_> {
         Rules {
             channels,
             folder: Some("stable"),

@@ -34,7 +34,8 @@ pub(crate) enum At {
 
 impl BuildIdArgs {
     pub(crate) fn run(self, ctx: &Ctx) -> Result<ExitCode> {
-        let settings = ctx.settings()?;
+        let repo = ctx.repo()?;
+        let settings = &repo.settings;
         let source = settings.source_dir(self.source.as_deref());
         let commit = git::resolve_commit(&source, &self.reference)?;
         let at = match self.at {

@@ -10,15 +10,13 @@ mod publish;
 mod tar;
 mod verify;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{self, Settings};
 use crate::error::{Error, ExitCode, Result};
-use crate::fsx;
-use crate::keys::PublicKey;
 use crate::output::{ColorChoice, Printer};
+use crate::repo::Repo;
 
 /// Publish, sign, verify and lint OTA channel manifests for device fleets.
 ///
@@ -82,7 +80,7 @@ enum Command {
     Lint(lint::LintArgs),
 }
 
-/// What every command gets: the printer, the working folder and the run's options.
+/// What every command gets: the printer and the run's options.
 pub(crate) struct Ctx {
     printer: Printer,
     config: Option<PathBuf>,
@@ -91,102 +89,23 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
-    /// The repository settings: `--config`, else `otactl.toml` found from the
-    /// working folder up to the git work tree root, else defaults.
-    fn settings(&self) -> Result<Settings> {
+    /// The channel repository: `--config`, else `otactl.toml` found from the working
+    /// folder up to the git work tree root, else defaults.
+    fn repo(&self) -> Result<Repo> {
         let cwd = std::env::current_dir().map_err(|source| Error::Read {
             path: PathBuf::from("."),
             source,
         })?;
-        let path = match &self.config {
-            Some(path) => Some(cwd.join(path)),
-            None => config::find_config(&cwd),
-        };
-        let root = path
-            .as_deref()
-            .and_then(Path::parent)
-            .map_or(cwd.clone(), Path::to_owned);
-        let shown = path.as_deref().map(display_path);
-        let settings = Settings::load(&root, shown.as_deref())?;
-        if let Some(path) = &settings.config_path {
+        let repo = Repo::discover(&cwd, self.config.as_deref(), self.strict_keys, self.now)?;
+        if let Some(path) = &repo.settings.config_path {
             self.printer
                 .detail(&format!("using configuration `{}`", display(path)));
         }
-        Ok(settings)
-    }
-
-    /// The rules a manifest at `path` is read with: the repository's channels, the
-    /// channel folder holding it (when it is one), `--no-strict-keys`, `ascii_only`.
-    fn rules<'a>(&self, settings: &'a Settings, path: &'a Path) -> crate::manifest::Rules<'a> {
-        crate::manifest::Rules {
-            channels: &settings.channels,
-            folder: settings
-                .folder_channel(path)
-                .filter(|f| settings.channels.iter().any(|c| c == f)),
-            strict_keys: self.strict_keys,
-            ascii_only: settings.ascii_only,
-            now: self.now,
-        }
-    }
-
-    /// The trusted public keys: `--pubkey` flags when given, else `[signing] public_keys`.
-    fn trusted_keys(settings: &Settings, flags: &[PathBuf]) -> Result<Vec<PublicKey>> {
-        let paths: Vec<PathBuf> = if flags.is_empty() {
-            settings
-                .public_keys
-                .iter()
-                .map(|p| settings.root.join(p))
-                .collect()
-        } else {
-            flags.to_vec()
-        };
-        paths.iter().map(|p| load_public_key(p)).collect()
+        Ok(repo)
     }
 }
 
-/// Reads a manifest for a checking command: a file over the size limit is a failed
-/// check (exit 1), as `lint` reports it; a file that cannot be read is an error.
-pub(crate) fn read_for_check(
-    path: &Path,
-    rules: &crate::manifest::Rules<'_>,
-) -> Result<crate::manifest::Parsed> {
-    match fsx::read_limited(path, crate::manifest::MAX_MANIFEST_BYTES, "a manifest") {
-        Ok(bytes) => Ok(crate::manifest::parse(&bytes, rules)),
-        Err(Error::TooLarge { size, limit, .. }) => Ok(crate::manifest::Parsed {
-            findings: vec![crate::manifest::Finding::error(
-                None,
-                None,
-                format!(
-                    "the file is {size} bytes, larger than the limit of {limit} bytes for a manifest; it was not read"
-                ),
-            )],
-            ..crate::manifest::Parsed::default()
-        }),
-        Err(e) => Err(e),
-    }
-}
-
-/// Reads a public key file.
-pub(crate) fn load_public_key(path: &Path) -> Result<PublicKey> {
-    let bytes = fsx::read_limited(path, 64 * 1024, "a key file")?;
-    PublicKey::from_bytes(&bytes).map_err(|message| Error::Key {
-        path: display_path(path),
-        message,
-    })
-}
-
-/// A path as shown to the user: relative to the working folder when under it.
-pub(crate) fn display(path: &Path) -> String {
-    display_path(path).display().to_string()
-}
-
-pub(crate) fn display_path(path: &Path) -> PathBuf {
-    // The working folder is fixed once `-C` is applied; ask the OS once.
-    static CWD: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    let cwd = CWD.get_or_init(|| std::env::current_dir().unwrap_or_default());
-    path.strip_prefix(cwd)
-        .map_or_else(|_| path.to_owned(), Path::to_owned)
-}
+pub(crate) use crate::fsx::display;
 
 /// Runs the parsed command line; returns the exit code or the error that stopped it.
 pub fn run(cli: Cli) -> (Printer, Result<ExitCode>) {

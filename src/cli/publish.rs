@@ -52,7 +52,8 @@ impl PublishCommand {
 
 impl DirArgs {
     fn run(self, ctx: &Ctx) -> Result<ExitCode> {
-        let settings = ctx.settings()?;
+        let repo = ctx.repo()?;
+        let settings = &repo.settings;
         let root = self
             .path
             .clone()

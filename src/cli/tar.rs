@@ -62,7 +62,8 @@ struct TarReport {
 
 impl TarArgs {
     pub(crate) fn run(self, ctx: &Ctx) -> Result<ExitCode> {
-        let settings = ctx.settings()?;
+        let repo = ctx.repo()?;
+        let settings = &repo.settings;
         let source = settings.source_dir(self.source.as_deref());
         let commit = git::resolve_commit(&source, &self.reference)?;
         let build_id = self.build_id_for(&commit)?;

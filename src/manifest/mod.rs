@@ -4,6 +4,7 @@
 pub mod canonical;
 pub mod parse;
 
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::Serialize;
@@ -23,8 +24,56 @@ pub const MAX_NOTES_CHARS: usize = 500;
 /// promotion order.
 pub const DEFAULT_CHANNELS: [&str; 3] = ["canary", "staging", "stable"];
 
+/// A repository's channels in promotion order, looked up by name (a repository may
+/// have thousands: `lint` asks for every file).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Channels {
+    order: Vec<String>,
+    index: HashMap<String, usize>,
+}
+
+impl Channels {
+    /// The channels, first to last in promotion order (duplicates keep the first).
+    pub fn new(order: Vec<String>) -> Channels {
+        let mut index = HashMap::with_capacity(order.len());
+        for (i, name) in order.iter().enumerate() {
+            index.entry(name.clone()).or_insert(i);
+        }
+        Channels { order, index }
+    }
+
+    /// Whether `name` is one of the channels.
+    pub fn contains(&self, name: &str) -> bool {
+        self.index.contains_key(name)
+    }
+
+    /// Where `name` stands in the promotion order.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
+    }
+
+    /// The names, comma-separated, for messages.
+    pub fn list(&self) -> String {
+        self.order.join(", ")
+    }
+}
+
+impl std::ops::Deref for Channels {
+    type Target = [String];
+
+    fn deref(&self) -> &[String] {
+        &self.order
+    }
+}
+
+impl<const N: usize> From<[&str; N]> for Channels {
+    fn from(names: [&str; N]) -> Channels {
+        Channels::new(names.map(String::from).to_vec())
+    }
+}
+
 /// What `artifact.kind` says the payload is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ArtifactKind {
     /// A gzip tarball built from git.
@@ -36,6 +85,13 @@ pub enum ArtifactKind {
 }
 
 impl ArtifactKind {
+    /// Every kind.
+    pub const ALL: [ArtifactKind; 3] = [
+        ArtifactKind::SourceTar,
+        ArtifactKind::Firmware,
+        ArtifactKind::Oci,
+    ];
+
     /// The string written in the manifest.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -45,7 +101,17 @@ impl ArtifactKind {
         }
     }
 
-    fn from_manifest(s: &str) -> Option<ArtifactKind> {
+    /// What the kind is, in a few words (for help texts).
+    pub fn describe(self) -> &'static str {
+        match self {
+            ArtifactKind::SourceTar => "A gzip tarball built from git",
+            ArtifactKind::Firmware => "A binary file such as a firmware image",
+            ArtifactKind::Oci => "An OCI artifact",
+        }
+    }
+
+    /// The kind a manifest's `artifact.kind` names.
+    pub fn from_manifest(s: &str) -> Option<ArtifactKind> {
         match s {
             "source-tar" => Some(ArtifactKind::SourceTar),
             "firmware" => Some(ArtifactKind::Firmware),

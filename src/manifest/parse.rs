@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use unicode_normalization::{IsNormalized, is_nfc_quick};
 
-use super::{Artifact, ArtifactKind, Finding, MAX_NOTES_CHARS, Manifest};
+use super::{Artifact, ArtifactKind, Channels, Finding, MAX_NOTES_CHARS, Manifest};
 use crate::build_id::BuildId;
 use crate::text::{cap, code};
 
@@ -20,7 +20,7 @@ use crate::text::{cap, code};
 #[derive(Clone, Debug)]
 pub struct Rules<'a> {
     /// The repository's channels.
-    pub channels: &'a [String],
+    pub channels: &'a Channels,
     /// The name of the folder holding the file, when it is a channel folder.
     pub folder: Option<&'a str>,
     /// Unknown keys are errors (true) or warnings.
@@ -545,13 +545,13 @@ impl Checker<'_, '_> {
     }
 
     fn check_channel(&mut self, channel: &str) {
-        if !self.rules.channels.iter().any(|c| c == channel) {
+        if !self.rules.channels.contains(channel) {
             self.error_hint(
                 "channel",
                 format!(
                     "`channel` {} is not one of the repository's channels ({})",
                     code(channel),
-                    self.rules.channels.join(", ")
+                    self.rules.channels.list()
                 ),
                 "use one of those, or add the channel to `channels` in otactl.toml",
             );
@@ -813,8 +813,8 @@ mod tests {
 }
 "#;
 
-    fn channels() -> Vec<String> {
-        ["canary", "staging", "stable"].map(String::from).to_vec()
+    fn channels() -> Channels {
+        Channels::from(["canary", "staging", "stable"])
     }
 
     fn check(text: &str) -> Parsed {
@@ -1312,7 +1312,7 @@ mod tests {
     }
 
     fn rules_for_test() -> Rules<'static> {
-        static CHANNELS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+        static CHANNELS: std::sync::OnceLock<Channels> = std::sync::OnceLock::new();
         Rules {
             channels: CHANNELS.get_or_init(channels),
             folder: None,

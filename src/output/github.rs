@@ -31,6 +31,14 @@ fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
+/// Appends `markdown` to the file `$GITHUB_STEP_SUMMARY` names, when it is set.
+pub fn append_step_summary(markdown: &str) -> crate::error::Result<()> {
+    match std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty()) {
+        Some(path) => crate::fsx::append(std::path::Path::new(&path), markdown.as_bytes()),
+        None => Ok(()),
+    }
+}
+
 /// One workflow command per finding.
 pub fn annotations(reports: &[FileReport], title: &str) -> Vec<String> {
     let mut lines = Vec::new();
@@ -67,7 +75,11 @@ pub fn checklist_annotations(report: &crate::checklist::Report) -> Vec<String> {
                 Status::Warn => "warning",
                 Status::Pass | Status::Skip => return None,
             };
-            let title = format!("otactl verify: {}. {}", item.number, item.name);
+            let title = format!(
+                "otactl verify: {}. {}",
+                item.check.number(),
+                item.check.name()
+            );
             Some(format!(
                 "::{command} file={},title={}::{}",
                 escape_property(&report.manifest),

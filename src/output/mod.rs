@@ -28,6 +28,56 @@ pub enum ColorChoice {
     Never,
 }
 
+/// `--format`: how a command prints its result. Each command accepts the formats
+/// that make sense for it ([`Format::parser`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Lines for people.
+    Text,
+    /// One JSON document on stdout.
+    Json,
+    /// A Markdown table (the body of a PR).
+    Markdown,
+    /// GitHub Actions workflow commands, and a table appended to `$GITHUB_STEP_SUMMARY`.
+    Github,
+}
+
+impl Format {
+    /// Text and JSON: the formats of a command with a result worth parsing.
+    pub const DATA: &'static [Format] = &[Format::Text, Format::Json];
+    /// The formats of `lint`.
+    pub const LINT: &'static [Format] = &[Format::Text, Format::Json, Format::Github];
+    /// The formats of `verify`.
+    pub const CHECKLIST: &'static [Format] =
+        &[Format::Text, Format::Json, Format::Markdown, Format::Github];
+
+    /// The name given to `--format`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+            Format::Json => "json",
+            Format::Markdown => "markdown",
+            Format::Github => "github",
+        }
+    }
+
+    /// A `--format` parser that accepts `allowed` only (and lists them in the help).
+    pub fn parser(
+        allowed: &'static [Format],
+    ) -> impl clap::builder::TypedValueParser<Value = Format> {
+        use clap::builder::TypedValueParser as _;
+        clap::builder::PossibleValuesParser::new(allowed.iter().map(|f| f.name())).map(
+            move |name| {
+                allowed
+                    .iter()
+                    .copied()
+                    .find(|f| f.name() == name)
+                    .unwrap_or(Format::Text)
+            },
+        )
+    }
+}
+
 /// Writes results and messages with the run's verbosity and color choice.
 #[derive(Clone, Debug)]
 pub struct Printer {
@@ -87,6 +137,14 @@ impl Printer {
         let _ = writeln!(out, "{}", text::plain(line));
     }
 
+    /// `value` as one pretty JSON document on stdout; a value that cannot be written
+    /// as JSON is an error, never an empty line.
+    pub fn json(&self, value: &impl serde::Serialize) -> crate::error::Result<()> {
+        let text = serde_json::to_string_pretty(value).map_err(crate::error::Error::Json)?;
+        self.data(&text);
+        Ok(())
+    }
+
     /// A status line on stderr, unless `-q`.
     pub fn status(&self, line: &str) {
         if self.verbosity != Verbosity::Quiet {
@@ -98,6 +156,13 @@ impl Printer {
     pub fn detail(&self, line: &str) {
         if self.verbosity == Verbosity::Verbose {
             eprintln!("{}", sanitize(line));
+        }
+    }
+
+    /// `hint: …` on stderr, unless `-q`.
+    pub fn hint(&self, line: &str) {
+        if self.verbosity != Verbosity::Quiet {
+            eprintln!("{}: {}", self.paint_err(CYAN, "hint"), sanitize(line));
         }
     }
 

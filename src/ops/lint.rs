@@ -1,0 +1,328 @@
+//! `lint`: every manifest of the repository (or under the paths given), every
+//! problem of every file, the files read on every core.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::fsx;
+use crate::git;
+use crate::keys::PublicKey;
+use crate::lint::{Base, FileReport, LintInput, SignaturePolicy, lint_file};
+use crate::manifest::{Finding, MAX_MANIFEST_BYTES};
+use crate::repo::{Repo, load_public_key};
+
+/// What to lint.
+#[derive(Clone, Debug, Default)]
+pub struct Request {
+    /// Manifest files or folders to search; empty: every channel's manifest.
+    pub paths: Vec<PathBuf>,
+    /// A git ref holding the manifests being replaced.
+    pub base: Option<String>,
+}
+
+/// The result of a lint run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// Manifest files checked (trusted key files that failed are reports too).
+    #[serde(skip)]
+    pub manifests: usize,
+    /// No error in any file.
+    pub ok: bool,
+    /// Errors in all.
+    pub errors: usize,
+    /// Warnings in all.
+    pub warnings: usize,
+    /// One report per file, in order.
+    pub files: Vec<FileReport>,
+}
+
+/// Lints the repository's manifests (or `request.paths`).
+pub fn lint(repo: &Repo, request: &Request) -> Result<Report> {
+    let mut reports = Vec::new();
+    let trusted = trusted_keys(repo, &mut reports);
+    let key_reports = reports.len();
+    let units = units(repo, &request.paths, &mut reports)?;
+    if let Some(base) = &request.base {
+        git::verify_commit(&repo.settings.root, base, "--base")?;
+    }
+    reports.extend(check_units(repo, &trusted, &units, request.base.as_deref()));
+    let errors = reports.iter().map(FileReport::errors).sum();
+    let warnings = reports.iter().map(FileReport::warnings).sum();
+    Ok(Report {
+        manifests: reports.len() - key_reports,
+        ok: errors == 0,
+        errors,
+        warnings,
+        files: reports,
+    })
+}
+
+/// A manifest file, or a folder to search for them.
+enum Unit {
+    File(PathBuf),
+    Folder(PathBuf),
+}
+
+/// The manifest files (or folders to search) to check; manifests outside the
+/// channel folders become findings.
+fn units(repo: &Repo, paths: &[PathBuf], reports: &mut Vec<FileReport>) -> Result<Vec<Unit>> {
+    if !paths.is_empty() {
+        // Each folder is split into its entries, so that the walk below it runs on
+        // every core too (reading folders costs as much as checking files).
+        let mut units = Vec::new();
+        for path in paths {
+            if fsx::is_dir(path) {
+                units.extend(fsx::list_dir(path)?.into_iter().filter_map(|(p, dir)| {
+                    if dir {
+                        Some(Unit::Folder(p))
+                    } else {
+                        p.file_name()
+                            .is_some_and(|n| n == "manifest.json")
+                            .then_some(Unit::File(p))
+                    }
+                }));
+            } else if fsx::exists(path) {
+                units.push(Unit::File(path.clone()));
+            } else {
+                return Err(Error::Read {
+                    path: path.clone(),
+                    source: std::io::Error::from(std::io::ErrorKind::NotFound),
+                });
+            }
+        }
+        return Ok(units);
+    }
+    let settings = &repo.settings;
+    let channels_dir = settings.root.join(&settings.channels_dir);
+    let files: Vec<PathBuf> = settings
+        .channels
+        .iter()
+        .map(|c| settings.manifest_path(c))
+        .filter(|p| fsx::exists(p))
+        .collect();
+    if fsx::is_dir(&channels_dir) {
+        for found in fsx::find_files(&channels_dir, "manifest.json")? {
+            let is_channel = found.parent().and_then(Path::parent) == Some(channels_dir.as_path())
+                && settings
+                    .folder_channel(&found)
+                    .is_some_and(|f| settings.channels.contains(f));
+            if !is_channel {
+                reports.push(FileReport::failed(
+                    fsx::display(&found),
+                    format!(
+                        "this manifest is not in a channel folder; channels are {} under `{}`",
+                        settings.channels.list(),
+                        settings.channels_dir.display()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(files.into_iter().map(Unit::File).collect())
+}
+
+/// Loads `[signing] public_keys`; a key file that fails becomes a report on that file.
+fn trusted_keys(repo: &Repo, reports: &mut Vec<FileReport>) -> Vec<PublicKey> {
+    let mut keys = Vec::new();
+    for path in repo.trusted_key_paths(&[]) {
+        match load_public_key(&path) {
+            Ok(key) => keys.push(key),
+            Err(e) => {
+                let message = match e {
+                    Error::Key { message, .. } => format!("trusted key file {message}"),
+                    other => other.chain(),
+                };
+                reports.push(FileReport::failed(fsx::display(&path), message));
+            }
+        }
+    }
+    keys
+}
+
+/// Checks one manifest file.
+fn check_file(
+    repo: &Repo,
+    policy: &SignaturePolicy<'_>,
+    path: &Path,
+    base: Option<&str>,
+) -> FileReport {
+    let shown = fsx::display(path);
+    let bytes = match fsx::read_limited(path, MAX_MANIFEST_BYTES, "a manifest") {
+        Ok(bytes) => bytes,
+        Err(e) => return FileReport::failed(shown, e.chain()),
+    };
+    let mut extra = Vec::new();
+    let base_bytes = base.and_then(|base| {
+        match git::show_at(
+            path.parent().unwrap_or(Path::new(".")),
+            base,
+            "manifest.json",
+        ) {
+            Ok(bytes) => bytes.map(|bytes| Base {
+                bytes,
+                name: format!("`{base}`"),
+            }),
+            Err(e) => {
+                extra.push(Finding::error(
+                    None,
+                    None,
+                    format!("cannot read the base manifest: {e}"),
+                ));
+                None
+            }
+        }
+    });
+    let mut report = lint_file(
+        &LintInput {
+            path: shown,
+            bytes: &bytes,
+            base: base_bytes,
+        },
+        &repo.rules(path),
+        policy,
+    );
+    report.findings.extend(extra);
+    report
+}
+
+/// Checks the units on every core, keeping their order.
+fn check_units(
+    repo: &Repo,
+    trusted: &[PublicKey],
+    units: &[Unit],
+    base: Option<&str>,
+) -> Vec<FileReport> {
+    let policy = SignaturePolicy {
+        trusted,
+        require: repo.settings.require_signature,
+    };
+    // A bug must never hide other files' problems: a panic on one file becomes an
+    // error on that file.
+    let guarded = |path: &PathBuf| -> FileReport {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            check_file(repo, &policy, path, base)
+        }))
+        .unwrap_or_else(|_| {
+            FileReport::failed(
+                fsx::display(path),
+                "internal error while checking this file (a bug in otactl; please report it)"
+                    .to_owned(),
+            )
+        })
+    };
+    let unit = |unit: &Unit| -> Vec<FileReport> {
+        match unit {
+            Unit::File(path) => vec![guarded(path)],
+            Unit::Folder(path) => match fsx::find_files(path, "manifest.json") {
+                Ok(files) => files.iter().map(guarded).collect(),
+                Err(e) => vec![FileReport::failed(fsx::display(path), e.chain())],
+            },
+        }
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(units.len().max(1));
+    if threads <= 1 || units.len() < 16 {
+        return units.iter().flat_map(unit).collect();
+    }
+    // Work is handed out one unit at a time, so a slow folder does not hold up a core.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, Vec<FileReport>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(path) = units.get(i) else { break };
+                        mine.push((i, unit(path)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    done.sort_unstable_by_key(|(i, _)| *i);
+    done.into_iter().flat_map(|(_, reports)| reports).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+
+    fn repo(root: &Path) -> Repo {
+        Repo {
+            settings: Settings::load(root, None).unwrap(),
+            strict_keys: true,
+            now: time::macros::datetime!(2026-01-16 00:00 UTC),
+        }
+    }
+
+    #[test]
+    fn a_manifest_outside_the_channel_folders_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        fsx::create_dir_all(&dir.path().join("channels/beta")).unwrap();
+        fsx::write_atomic(
+            &dir.path().join("channels/beta/manifest.json"),
+            b"{}",
+            None,
+            fsx::Existing::Replace,
+        )
+        .unwrap();
+        let report = lint(&repo(dir.path()), &Request::default()).unwrap();
+        assert_eq!(report.manifests, 1);
+        assert!(!report.ok);
+        assert!(
+            report.files[0].findings[0]
+                .message
+                .contains("not in a channel folder")
+        );
+    }
+
+    #[test]
+    fn every_file_is_reported_in_order_on_every_core() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..40 {
+            let folder = dir.path().join(format!("m/{i:02}/stable"));
+            fsx::create_dir_all(&folder).unwrap();
+            fsx::write_atomic(
+                &folder.join("manifest.json"),
+                b"not json",
+                None,
+                fsx::Existing::Replace,
+            )
+            .unwrap();
+        }
+        let request = Request {
+            paths: vec![dir.path().join("m")],
+            base: None,
+        };
+        let report = lint(&repo(dir.path()), &request).unwrap();
+        assert_eq!(report.manifests, 40);
+        assert_eq!(report.errors, 40);
+        let mut sorted = report
+            .files
+            .iter()
+            .map(|f| f.path.clone())
+            .collect::<Vec<_>>();
+        sorted.sort();
+        assert_eq!(
+            report
+                .files
+                .iter()
+                .map(|f| f.path.clone())
+                .collect::<Vec<_>>(),
+            sorted
+        );
+    }
+}

@@ -1,0 +1,257 @@
+//! The release checklist of one manifest (SPEC 5): gathers the facts — the manifest
+//! as read, the download, the manifest at the base ref, the channel before it — and
+//! lets [`checklist`] decide each item.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::checklist::{self, BaseFacts, Download, Facts, Hashed, Promotion, Report};
+use crate::error::{Error, Result};
+use crate::fsx;
+use crate::git;
+use crate::hash::{HashingReader, TooLong};
+use crate::inspect::{UnpackLimit, inspect_tar_gz};
+use crate::lint::SignaturePolicy;
+use crate::manifest::{ArtifactKind, MAX_MANIFEST_BYTES, Manifest};
+use crate::progress::{ProgressReader, Reporter};
+use crate::remote::fetch::{self, Cutoff, FetchError, FileUrls, Limits, Retry};
+use crate::repo::{Repo, read_for_check};
+
+/// What to check, and how far a download may go.
+#[derive(Clone, Debug)]
+#[allow(clippy::struct_excessive_bools)] // one per flag of `verify`
+pub struct Request {
+    /// The manifest file.
+    pub manifest: PathBuf,
+    /// The git ref holding the channel's current manifest (default: `origin/main`,
+    /// else `main`).
+    pub base: Option<String>,
+    /// Skip items 3 to 5.
+    pub offline: bool,
+    /// Trusted public key files instead of `[signing] public_keys`.
+    pub pubkeys: Vec<PathBuf>,
+    /// A manifest without a signature fails (besides `[signing] require`).
+    pub require_signature: bool,
+    /// A build that skipped the previous channel fails instead of warning.
+    pub strict_order: bool,
+    /// The largest download.
+    pub max_size: u64,
+    /// The largest inflated tarball; `None`: the default of SPEC 6.
+    pub max_unpacked: Option<u64>,
+    /// The whole download, retries included.
+    pub deadline: Duration,
+    /// Read a `file://` artifact outside `[dir] path` even in CI.
+    pub allow_file_url: bool,
+    /// Whether this runs in CI (SPEC 6).
+    pub in_ci: bool,
+}
+
+/// The manifest file of `channel`, which must be one of the repository's and have one.
+pub fn channel_manifest(repo: &Repo, channel: &str) -> Result<PathBuf> {
+    repo.require_channel(channel, "--channel")?;
+    let path = repo.settings.manifest_path(channel);
+    if !fsx::exists(&path) {
+        return Err(Error::InvalidArg {
+            flag: "--channel",
+            message: format!(
+                "`{channel}` has no manifest yet (`{}`)",
+                fsx::display(&path)
+            ),
+        });
+    }
+    Ok(path)
+}
+
+/// Runs the checklist on `request.manifest`.
+pub fn verify(repo: &Repo, request: &Request, reporter: &dyn Reporter) -> Result<Report> {
+    let path = &request.manifest;
+    let trusted = repo.trusted_keys(&request.pubkeys)?;
+    let parsed = read_for_check(path, &repo.rules(path))?;
+    let manifest = parsed.manifest.as_ref();
+    let facts = Facts {
+        parsed: &parsed,
+        policy: SignaturePolicy {
+            trusted: &trusted,
+            require: request.require_signature || repo.settings.require_signature,
+        },
+        lenient: repo.lenient_rules(),
+        download: match manifest {
+            Some(m) => download(repo, request, m, reporter),
+            None => Download::Offline,
+        },
+        base: match manifest {
+            Some(_) => base_facts(path, request.base.as_deref()),
+            None => BaseFacts::NotInWorkTree,
+        },
+        promotion: match manifest {
+            Some(m) => promotion(repo, m),
+            None => Promotion::Unordered,
+        },
+        strict_order: request.strict_order,
+    };
+    let items = checklist::evaluate(&facts);
+    Ok(Report::new(
+        fsx::display(path),
+        parsed.string_field("channel"),
+        parsed.string_field("build_id"),
+        items,
+    ))
+}
+
+/// Items 3 to 5: one streamed read of the artifact that hashes it, bounds it and,
+/// for a source tarball, inspects it.
+fn download(repo: &Repo, request: &Request, m: &Manifest, reporter: &dyn Reporter) -> Download {
+    if request.offline {
+        return Download::Offline;
+    }
+    if m.artifact.kind == ArtifactKind::Oci {
+        return Download::Oci;
+    }
+    let settings = &repo.settings;
+    let files = match &settings.dir_path {
+        _ if request.allow_file_url || !request.in_ci => FileUrls::Anywhere,
+        Some(folder) => FileUrls::Under(folder.clone()),
+        None => FileUrls::Nowhere,
+    };
+    let limits = Limits {
+        deadline: request.deadline,
+        files,
+    };
+    let payload = match fetch::open(&m.artifact.url, &Retry::default(), &limits) {
+        Ok(payload) => payload,
+        Err(FetchError::OutsideFolder) => {
+            return Download::OutsideFolder {
+                folder: settings.dir_path.as_ref().map(|folder| {
+                    fsx::display(folder.strip_prefix(&settings.root).unwrap_or(folder))
+                }),
+            };
+        }
+        Err(FetchError::Missing(why) | FetchError::Refused(why)) => return Download::Missing(why),
+        Err(FetchError::Remote(why)) => return Download::Unreachable(why),
+    };
+    if let Some(length) = payload.length.filter(|len| *len > request.max_size) {
+        return Download::TooLarge {
+            length,
+            max: request.max_size,
+        };
+    }
+    reporter.start(&m.artifact.url, payload.length);
+    let progress = ProgressReader::new(payload.reader, reporter);
+    let mut reader = HashingReader::new(progress, request.max_size);
+    let limit = match request.max_unpacked {
+        Some(n) => UnpackLimit::Fixed(n),
+        None => UnpackLimit::Default {
+            announced: payload.length,
+        },
+    };
+    let inspection = (m.artifact.kind == ArtifactKind::SourceTar)
+        .then(|| inspect_tar_gz(&mut reader, expected_prefix(repo, m).as_deref(), limit));
+    let hashed = match reader.finish() {
+        Ok((sha256, len)) => Hashed::Done { sha256, len },
+        Err(e)
+            if e.get_ref()
+                .is_some_and(<dyn std::error::Error + Send + Sync>::is::<TooLong>) =>
+        {
+            Hashed::OverLimit {
+                max: request.max_size,
+            }
+        }
+        Err(e) => match e.get_ref().and_then(|i| i.downcast_ref::<Cutoff>()) {
+            Some(cut) => Hashed::Cut(cut.to_string()),
+            None => Hashed::Broke(e.to_string()),
+        },
+    };
+    reporter.finish();
+    Download::Read { hashed, inspection }
+}
+
+/// `NAME-BUILD_ID/`: NAME from the asset name `NAME-src-<build_id>.tar.gz`, else `name`.
+fn expected_prefix(repo: &Repo, m: &Manifest) -> Option<String> {
+    let file = m
+        .artifact
+        .url
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    let suffix = format!("-src-{}.tar.gz", m.build_id);
+    let name = file
+        .strip_suffix(&suffix)
+        .map(str::to_owned)
+        .or_else(|| repo.settings.name.clone())?;
+    Some(format!("{name}-{}/", m.build_id))
+}
+
+/// Item 7's facts: the manifest at the base ref.
+fn base_facts(path: &Path, base: Option<&str>) -> BaseFacts {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !git::is_work_tree(dir) {
+        return BaseFacts::NotInWorkTree;
+    }
+    let base = match base {
+        Some(base) => base.to_owned(),
+        None => match ["origin/main", "main"]
+            .into_iter()
+            .find(|r| git::verify_commit(dir, r, "--base").is_ok())
+        {
+            Some(found) => found.to_owned(),
+            None => return BaseFacts::NoDefaultBase,
+        },
+    };
+    if let Err(e) = git::verify_commit(dir, &base, "--base") {
+        return BaseFacts::BadRef(e.to_string());
+    }
+    match git::show_at(dir, &base, "manifest.json") {
+        Ok(Some(bytes)) => BaseFacts::Found { base, bytes },
+        Ok(None) => BaseFacts::NoManifest { base },
+        Err(e) => BaseFacts::BadRef(e.to_string()),
+    }
+}
+
+/// Item 8's facts: the channel before this one, its manifest now and in its history.
+fn promotion(repo: &Repo, m: &Manifest) -> Promotion {
+    let settings = &repo.settings;
+    let Some(index) = settings.channels.position(&m.channel) else {
+        return Promotion::Unordered;
+    };
+    let Some(previous) = index.checked_sub(1).map(|i| settings.channels[i].clone()) else {
+        return Promotion::First;
+    };
+    let previous_path = settings.manifest_path(&previous);
+    let now = fsx::read_limited(&previous_path, MAX_MANIFEST_BYTES, "a manifest")
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .and_then(|object| {
+            let field = |key: &str| object.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+            let sha = object
+                .get("artifact")
+                .and_then(|a| a.get("sha256"))
+                .and_then(|v| v.as_str())
+                .map(str::to_owned);
+            Some((field("build_id")?, sha.unwrap_or_default()))
+        });
+    let on_previous = now
+        .as_ref()
+        .is_some_and(|(id, _)| *id == m.build_id.as_str());
+    let first_commit = if on_previous || !git::is_work_tree(&settings.root) {
+        None
+    } else {
+        let relative = previous_path
+            .strip_prefix(&settings.root)
+            .unwrap_or(&previous_path);
+        let needle = format!("\"build_id\": \"{}\"", m.build_id);
+        git::commits_touching(&settings.root, &needle, relative)
+            .ok()
+            .and_then(|commits| commits.last().cloned())
+    };
+    Promotion::After {
+        previous,
+        now,
+        first_commit,
+    }
+}
