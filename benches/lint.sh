@@ -15,8 +15,9 @@
 # (warmup 2, at least 10 runs, markdown in benches/data/lint.md); report the peak RSS
 # of one otactl run (and one Python run) with /usr/bin/time -v.
 #
-# Needs: cargo, python3 with `cryptography`; installs hyperfine and time with
-# apt-get when missing (as root, or through sudo).
+# Needs: cargo; runs Python from target/venv (with `cryptography`, made by
+# scripts/install-deps); installs hyperfine and time with apt-get when missing (as
+# root, or through sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,6 +46,8 @@ apt_install() { # PACKAGE
 
 command -v hyperfine >/dev/null 2>&1 || { echo "lint.sh: installing hyperfine" >&2; apt_install hyperfine; }
 [ -x /usr/bin/time ] || { echo "lint.sh: installing time" >&2; apt_install time; }
+scripts/install-deps
+PATH="$PWD/target/venv/bin:$PATH"
 mkdir -p benches/data
 
 # ---------------------------------------------------------------- the machine

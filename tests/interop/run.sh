@@ -6,8 +6,9 @@
 #
 #   tests/interop/run.sh [PATH/TO/otactl]      # default: target/debug/otactl
 #
-# Needs python3 with tests/interop/requirements.txt installed. Everything happens
-# in a temporary folder (outside any git work tree, so `key generate` accepts to
+# Runs Python from the virtual environment target/venv, which scripts/install-deps
+# makes with tests/interop/requirements.txt installed. Everything happens in a
+# temporary folder (outside any git work tree, so `key generate` accepts to
 # write the private key there), removed on exit.
 set -euo pipefail
 
@@ -19,7 +20,12 @@ if [[ ! -x "$bin" ]]; then
     echo "run.sh: no otactl binary at $bin (build it with cargo build)" >&2
     exit 2
 fi
-check=(python3 "$here/device_check.py")
+py="$root/target/venv/bin/python3"
+if [[ ! -x "$py" ]]; then
+    echo "run.sh: no Python virtual environment at $root/target/venv (make it with scripts/install-deps)" >&2
+    exit 2
+fi
+check=("$py" "$here/device_check.py")
 unset OTACTL_SIGNING_KEY OTACTL_SIGNING_KEY_FILE
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/otactl-interop.XXXXXX")"
@@ -42,7 +48,7 @@ sign_case() {
     local name="$1" url="$2" notes="$3"
     shift 3
     local sha
-    sha="$(python3 -c 'import hashlib, sys; print(hashlib.sha256(sys.argv[1].encode()).hexdigest())' "$name")"
+    sha="$("$py" -c 'import hashlib, sys; print(hashlib.sha256(sys.argv[1].encode()).hexdigest())' "$name")"
     rm -f "$manifest"
     "$bin" -C "$repo" manifest new --channel stable --build-id "$build_id" \
         --url "$url" --sha256 "$sha" --notes "$notes" "$@"
@@ -67,7 +73,7 @@ signed=("$tmp"/out/*.json)
 # The signature does not depend on the file layout: re-indented, unsorted,
 # \u-escaped copies still verify.
 mkdir -p "$tmp/relayout"
-python3 - "$tmp/out" "$tmp/relayout" <<'PY'
+"$py" - "$tmp/out" "$tmp/relayout" <<'PY'
 import json, pathlib, sys
 src, dst = map(pathlib.Path, sys.argv[1:])
 for f in sorted(src.glob("*.json")):
@@ -79,7 +85,7 @@ PY
 
 # A tampered copy (notes changed after signing) must be rejected.
 mkdir -p "$tmp/tampered"
-python3 - "$tmp/out/ascii-notes.json" "$tmp/tampered/ascii-notes.json" <<'PY'
+"$py" - "$tmp/out/ascii-notes.json" "$tmp/tampered/ascii-notes.json" <<'PY'
 import json, sys
 obj = json.load(open(sys.argv[1], encoding="utf-8"))
 obj["notes"] += " (tampered)"
