@@ -488,6 +488,9 @@ fn describe(e: reqwest::Error) -> String {
 /// [`STALL_WINDOW`], or once the deadline passed, however the source behaves.
 struct Guarded {
     chunks: Receiver<std::io::Result<Vec<u8>>>,
+    /// Drained chunks go back to the reading thread, which fills them again: the same
+    /// few buffers serve the whole download.
+    spent: mpsc::SyncSender<Vec<u8>>,
     current: Vec<u8>,
     pos: usize,
     started: Instant,
@@ -503,10 +506,12 @@ struct Guarded {
 impl Guarded {
     fn new(mut source: impl Read + Send + 'static, started: Instant, deadline: Deadline) -> Self {
         let (tx, rx) = mpsc::sync_channel(AHEAD);
+        let (spent, recycled) = mpsc::sync_channel::<Vec<u8>>(AHEAD + 2);
         // Ends at the end of the stream, at its error, or once the reader is dropped.
         std::thread::spawn(move || {
             loop {
-                let mut buf = vec![0u8; CHUNK];
+                let mut buf = recycled.try_recv().unwrap_or_default();
+                buf.resize(CHUNK, 0);
                 let read = match source.read(&mut buf) {
                     Ok(n) => {
                         buf.truncate(n);
@@ -523,6 +528,7 @@ impl Guarded {
         });
         Guarded {
             chunks: rx,
+            spent,
             current: Vec::new(),
             pos: 0,
             started,
@@ -599,7 +605,9 @@ impl Read for Guarded {
                 Ok(Ok(chunk)) if chunk.is_empty() => self.done = true,
                 Ok(Ok(chunk)) => {
                     self.arrived(Instant::now(), chunk.len() as u64);
-                    self.current = chunk;
+                    let drained = std::mem::replace(&mut self.current, chunk);
+                    // A full pool (or a reader gone) only means a buffer less to reuse.
+                    let _ = self.spent.try_send(drained);
                     self.pos = 0;
                 }
                 Ok(Err(e)) => {
