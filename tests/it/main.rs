@@ -24,6 +24,7 @@ mod hostile_files;
 mod hostile_local;
 mod hostile_server;
 mod hostile_tar;
+mod house;
 mod key;
 mod keys;
 mod lint;
