@@ -155,7 +155,7 @@ pub fn create_private_dir_all(path: &Path) -> Result<()> {
 pub enum Existing {
     /// Replace it.
     Replace,
-    /// Refuse with [`Error::KeyExists`]; checked atomically by the rename.
+    /// Never replace an existing file (checked atomically by the rename).
     Refuse,
 }
 
@@ -184,24 +184,11 @@ pub fn write_atomic(
         ensure_mode(tmp.as_file(), mode).map_err(write_err)?;
     }
     tmp.as_file().write_all(bytes).map_err(write_err)?;
-    tmp.as_file().sync_all().map_err(write_err)?;
-    match existing {
-        Existing::Replace => {
-            tmp.persist(path).map_err(|e| write_err(e.error))?;
-        }
-        Existing::Refuse => {
-            tmp.persist_noclobber(path).map_err(|e| {
-                if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-                    Error::KeyExists {
-                        path: path.to_owned(),
-                    }
-                } else {
-                    write_err(e.error)
-                }
-            })?;
-        }
+    if !tmp.commit(path, existing)? {
+        return Err(Error::KeyExists {
+            path: path.to_owned(),
+        });
     }
-    sync_dir(&dir);
     Ok(())
 }
 
@@ -281,37 +268,41 @@ impl Drop for Registered {
     }
 }
 
-/// Why a temporary file could not be renamed into place; the file is removed.
-#[derive(Debug)]
-pub struct PersistError {
-    /// The cause.
-    pub error: std::io::Error,
-}
-
 impl TempFile {
     /// The open file.
     pub fn as_file(&self) -> &fs::File {
         self.file.as_file()
     }
 
-    /// Renames the file over `path`.
-    pub fn persist(self, path: &Path) -> std::result::Result<fs::File, PersistError> {
+    /// Puts the file in place: syncs it, renames it to `path` (with
+    /// [`Existing::Refuse`], never over a file that is there: then `Ok(false)`, and
+    /// the temporary file is removed) and syncs the folder. The one way otactl's
+    /// temporary files become real ones: manifests, keys, tarballs, published files.
+    pub fn commit(self, path: &Path, existing: Existing) -> Result<bool> {
+        let write_err = |source| Error::Write {
+            path: path.to_owned(),
+            source,
+        };
+        self.as_file().sync_all().map_err(write_err)?;
         let TempFile { file, registered } = self;
-        let result = file
-            .persist(path)
-            .map_err(|e| PersistError { error: e.error });
+        let placed = match existing {
+            Existing::Replace => file.persist(path).map(drop),
+            Existing::Refuse => file.persist_noclobber(path).map(drop),
+        };
+        // Renamed, or removed with the error: either way no longer ours to clean up.
         drop(registered);
-        result
-    }
-
-    /// Renames the file to `path` unless `path` exists (`AlreadyExists`).
-    pub fn persist_noclobber(self, path: &Path) -> std::result::Result<fs::File, PersistError> {
-        let TempFile { file, registered } = self;
-        let result = file
-            .persist_noclobber(path)
-            .map_err(|e| PersistError { error: e.error });
-        drop(registered);
-        result
+        match placed {
+            Ok(()) => {}
+            Err(e)
+                if existing == Existing::Refuse
+                    && e.error.kind() == std::io::ErrorKind::AlreadyExists =>
+            {
+                return Ok(false);
+            }
+            Err(e) => return Err(write_err(e.error)),
+        }
+        sync_dir(&parent_dir(path));
+        Ok(true)
     }
 }
 
@@ -552,12 +543,11 @@ mod tests {
         drop(dropped);
         assert!(!registered(&dropped_path) && !dropped_path.exists());
         let target = dir.path().join("target");
-        kept.persist(&target).unwrap();
+        assert!(kept.commit(&target, Existing::Replace).unwrap());
         assert!(!registered(&kept_path) && target.exists());
         let refused = new_file_builder().tempfile_in(dir.path()).unwrap();
         let refused_path = refused.file.path().to_owned();
-        let err = refused.persist_noclobber(&target).unwrap_err();
-        assert_eq!(err.error.kind(), std::io::ErrorKind::AlreadyExists);
+        assert!(!refused.commit(&target, Existing::Refuse).unwrap());
         assert!(!registered(&refused_path) && !refused_path.exists());
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }

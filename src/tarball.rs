@@ -122,7 +122,7 @@ pub fn write_tarball(spec: &TarballSpec<'_>, out: &Path) -> Result<Tarball> {
             findings: scan.secrets,
         });
     }
-    tmp.persist(out).map_err(|e| write_err(e.error))?;
+    tmp.commit(out, crate::fsx::Existing::Replace)?;
     Ok(Tarball {
         sha256,
         size,

@@ -140,17 +140,11 @@ fn place(
     std::io::copy(input, &mut writer).map_err(read_err)?;
     writer.flush().map_err(write_err)?;
     let (sha256, size, _) = writer.finish();
-    tmp.as_file().sync_all().map_err(write_err)?;
-    // A link or rename that never replaces (nor follows) what is at `dest`.
-    match tmp.persist_noclobber(&dest) {
-        Ok(_) => {}
-        // Someone else published it meanwhile: compare with theirs.
-        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
-            return already_there(&dest, url, sha256);
-        }
-        Err(e) => return Err(write_err(e.error)),
+    // A link or rename that never replaces (nor follows) what is at `dest`; someone
+    // else may have published it meanwhile: then compare with theirs.
+    if !tmp.commit(&dest, fsx::Existing::Refuse)? {
+        return already_there(&dest, url, sha256);
     }
-    fsx::sync_dir(&folder);
     Ok(Published {
         url,
         path: dest,
