@@ -66,10 +66,33 @@ impl LintArgs {
             &files,
             self.base.as_deref(),
         ));
+        let manifests = reports.len() - key_reports;
+        // Configured channels without a manifest are warnings (SPEC 6); finding
+        // nothing at all to check is an error, never a pass.
+        let unreleased: Vec<FileReport> = if self.paths.is_empty() {
+            settings
+                .unreleased_channels()
+                .into_iter()
+                .map(|c| crate::lint::not_released(display(&settings.manifest_path(c)), c))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if manifests == 0 && unreleased.is_empty() {
+            return Err(if self.paths.is_empty() {
+                settings.no_channel_error()
+            } else {
+                Error::InvalidArg {
+                    flag: "PATH",
+                    message: "no `manifest.json` found under the paths given; a check that finds no manifest is not a pass".into(),
+                }
+            });
+        }
+        reports.extend(unreleased);
         let errors = reports.iter().map(FileReport::errors).sum();
         let warnings = reports.iter().map(FileReport::warnings).sum();
         let report = LintReport {
-            manifests: reports.len() - key_reports,
+            manifests,
             ok: errors == 0,
             errors,
             warnings,

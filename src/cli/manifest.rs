@@ -179,7 +179,7 @@ impl NewArgs {
                 flag: "--min-build-id",
                 message: e.to_string(),
             })?),
-            None => current.as_ref().and_then(|(m, _)| m.min_build_id.clone()),
+            None => current.as_ref().and_then(|(m, _)| m.clone()?.min_build_id),
         };
         let created = ctx
             .now
@@ -192,7 +192,7 @@ impl NewArgs {
             url: self.url.clone(),
             sha256,
         };
-        let object = Manifest::new_object(
+        let mut object = Manifest::new_object(
             &self.channel,
             &build_id,
             &created,
@@ -200,6 +200,7 @@ impl NewArgs {
             &self.notes,
             &artifact,
         );
+        crate::manifest::keep_optional_keys(&mut object, current.as_ref().map(|(_, o)| o));
         let bytes = house_layout(&object);
 
         // The new manifest obeys every rule, or a flag was wrong.
@@ -226,7 +227,7 @@ impl NewArgs {
                 tag.reason
             ));
         }
-        if let Some((current, current_object)) = &current {
+        if let Some((Some(current), current_object)) = &current {
             let refusals = lint::compare_with_base(new, current, &parsed, "the current manifest");
             if !refusals.is_empty() {
                 return Err(Error::Downgrade {
@@ -297,12 +298,14 @@ impl NewArgs {
     }
 }
 
-/// The channel's current manifest; it must be valid to be replaced safely.
+/// The channel's current manifest and its object; it must be valid to be replaced
+/// safely, but a template counts as no manifest (`None`), and a legacy build id is
+/// compared by its time part.
 fn current_manifest(
     ctx: &Ctx,
     path: &Path,
     rules: &Rules<'_>,
-) -> Result<Option<(Manifest, Object)>> {
+) -> Result<Option<(Option<Manifest>, Object)>> {
     if !fsx::exists(path) {
         return Ok(None);
     }
@@ -311,8 +314,26 @@ fn current_manifest(
         folder: None,
         ..rules.clone()
     };
-    let (_, parsed) = read_manifest(path, &lenient)?;
-    accept_manifest(ctx, path, parsed).map(Some).map_err(|e| match e {
+    let (bytes, parsed) = read_manifest(path, &lenient)?;
+    let object = parsed.object.clone().unwrap_or_default();
+    match lint::read_base(&bytes, rules) {
+        lint::BaseManifest::Template => {
+            ctx.printer.status(&format!(
+                "`{}` is a template (empty `build_id`): it counts as no current manifest",
+                display(path)
+            ));
+            return Ok(Some((None, object)));
+        }
+        lint::BaseManifest::Legacy(current) => {
+            let warning =
+                lint::legacy_base_warning(&current.build_id, &parsed, "the current manifest");
+            ctx.printer.finding_warning(&display(path), &warning);
+            return Ok(Some((Some(current), object)));
+        }
+        lint::BaseManifest::Valid(_) | lint::BaseManifest::Invalid => {}
+    }
+    let accepted = accept_manifest(ctx, path, parsed);
+    accepted.map(|(m, o)| Some((Some(m), o))).map_err(|e| match e {
         Error::InvalidManifest { path, findings } => Error::Config {
             path,
             message: format!(

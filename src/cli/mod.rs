@@ -112,6 +112,9 @@ impl Ctx {
             self.printer
                 .detail(&format!("using configuration `{}`", display(path)));
         }
+        if let Some(note) = &settings.layout_note {
+            self.printer.detail(note);
+        }
         Ok(settings)
     }
 

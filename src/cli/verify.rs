@@ -14,7 +14,7 @@ use crate::hash::HashingReader;
 use crate::inspect::{UnpackLimit, inspect_tar_gz};
 use crate::keys::PublicKey;
 use crate::lint::{self, SignaturePolicy};
-use crate::manifest::{ArtifactKind, Finding, MAX_MANIFEST_BYTES, Manifest, Parsed, Rules, parse};
+use crate::manifest::{ArtifactKind, Finding, MAX_MANIFEST_BYTES, Manifest, Parsed, Rules};
 use crate::output::github;
 use crate::progress::{ProgressReader, Reporter as _};
 use crate::remote::fetch::{self, Cutoff, FetchError, FileUrls, Limits, Retry};
@@ -361,16 +361,42 @@ impl VerifyArgs {
             ascii_only: false,
             now: ctx.now,
         };
-        let Some(old) = parse(&old, &lenient).manifest else {
-            return Item::new(
-                7,
-                Status::Fail,
-                format!("the manifest at `{base}` is invalid, so a downgrade cannot be ruled out"),
-            );
+        let (old, legacy) = match lint::read_base(&old, &lenient) {
+            lint::BaseManifest::Valid(old) => (old, None),
+            lint::BaseManifest::Legacy(old) => {
+                let whose = format!("the manifest at `{base}`");
+                let warning = lint::legacy_base_warning(&old.build_id, parsed, &whose);
+                (old, Some(warning.message))
+            }
+            lint::BaseManifest::Template => {
+                return Item::new(
+                    7,
+                    Status::Pass,
+                    format!(
+                        "the manifest at `{base}` is a template (empty `build_id`): the channel has no earlier build"
+                    ),
+                );
+            }
+            lint::BaseManifest::Invalid => {
+                return Item::new(
+                    7,
+                    Status::Fail,
+                    format!(
+                        "the manifest at `{base}` is invalid, so a downgrade cannot be ruled out"
+                    ),
+                );
+            }
         };
         let problems: Vec<Finding> = lint::compare_with_base(m, &old, parsed, &format!("`{base}`"));
         if let Some(first) = problems.first() {
             return Item::new(7, Status::Fail, first.message.clone());
+        }
+        if let Some(legacy) = legacy {
+            return Item::new(
+                7,
+                Status::Warn,
+                format!("`{}` is later; {legacy}", m.build_id),
+            );
         }
         if old.build_id == m.build_id {
             Item::new(7, Status::Pass, format!("same build as at `{base}`"))
