@@ -68,6 +68,57 @@ impl BuildId {
         self.time.cmp(&other.time)
     }
 
+    /// Reads a build id as an old manifest may carry it: a valid id, or a legacy one
+    /// whose suffix is not a git sha, e.g. `20260113-1917-ota1` (the real channel
+    /// repository's first deployed build). The time part must be a real one; the
+    /// suffix is 1 to 40 ASCII letters, digits, `.`, `_` or `-`. A legacy id orders by
+    /// its time part like any other (SPEC 2.2), but is never valid in a new manifest.
+    /// A suffix of hex digits only (too short, or upper-case) is a mistyped sha, not a
+    /// legacy id.
+    pub fn parse_legacy(s: &str) -> Result<BuildId, BuildIdError> {
+        let strict = s.parse::<BuildId>();
+        if strict.is_ok() {
+            return strict;
+        }
+        let err = |reason: String| BuildIdError {
+            value: s.to_owned(),
+            reason,
+        };
+        let (Some(time_part), Some(suffix)) = (s.get(..13), s.get(14..)) else {
+            return strict;
+        };
+        // A suffix of hex digits (too short, or upper-case) is a mistyped sha, not a
+        // legacy id.
+        if s.as_bytes()[13] != b'-'
+            || suffix.is_empty()
+            || suffix.len() > 40
+            || suffix.bytes().all(|b| b.is_ascii_hexdigit())
+            || !suffix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        {
+            return strict;
+        }
+        // The time part is checked as the time part of a valid id.
+        let probe: BuildId = format!("{time_part}-0000000")
+            .parse()
+            .map_err(|e: BuildIdError| err(e.reason))?;
+        Ok(BuildId {
+            raw: s.to_owned(),
+            time: probe.time,
+        })
+    }
+
+    /// Whether this is a legacy id (see [`BuildId::parse_legacy`]): its suffix is not
+    /// 7 to 40 lowercase hex digits.
+    pub fn is_legacy(&self) -> bool {
+        let sha = self.sha();
+        !(7..=40).contains(&sha.len())
+            || !sha
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    }
+
     /// Whether the id lies more than a day after `now` (SPEC 2.2 refuses those).
     pub fn is_too_far_in_future(&self, now: OffsetDateTime) -> bool {
         self.time() > now + time::Duration::days(1)
@@ -219,6 +270,59 @@ mod tests {
         assert_eq!(a.cmp_time(&b), Ordering::Less);
         assert_eq!(b.cmp_time(&a), Ordering::Greater);
         assert_eq!(a.cmp_time(&c), Ordering::Equal);
+    }
+
+    #[test]
+    fn legacy_ids_keep_their_time_part() {
+        let legacy = BuildId::parse_legacy("20260113-1917-ota1").unwrap();
+        assert!(legacy.is_legacy());
+        assert_eq!(legacy.as_str(), "20260113-1917-ota1");
+        assert_eq!(legacy.time_part(), "20260113-1917");
+        assert_eq!(legacy.sha(), "ota1");
+        assert_eq!(
+            legacy.cmp_time(&id("20260113-2017-722fd33")),
+            Ordering::Less
+        );
+        assert_eq!(
+            legacy.cmp_time(&id("20260113-1917-abcdef0")),
+            Ordering::Equal
+        );
+        // A valid id reads as itself and is not legacy.
+        let valid = BuildId::parse_legacy("20260115-1614-9121078").unwrap();
+        assert_eq!(valid, id("20260115-1614-9121078"));
+        assert!(!valid.is_legacy());
+        // Strictly, a legacy id is no build id.
+        assert_eq!(
+            reason("20260113-1917-ota1"),
+            "it does not have the three parts `YYYYMMDD`, `HHMM` and a git sha"
+        );
+        assert_eq!(
+            reason("20260113-1917-release1"),
+            "the git sha must be lowercase hex digits"
+        );
+        assert!(
+            BuildId::parse_legacy("20260113-1917-release1")
+                .unwrap()
+                .is_legacy()
+        );
+        // The time part must still be real, and the suffix plain, not hex digits only.
+        let e = BuildId::parse_legacy("20260113-2517-ota1").unwrap_err();
+        assert_eq!(e.reason, "hour 25 does not exist");
+        assert_eq!(e.value, "20260113-2517-ota1");
+        for bad in [
+            "",
+            "20260113-1917-",
+            "20260113-1917",
+            "20260113-1917-ota 1",
+            "20260113-1917-ota/1",
+            "2026011ş-1917-ota1",
+            "20260113x1917-ota1",
+            "20260113-1917-912107",
+            "20260113-1917-912107A",
+        ] {
+            assert!(BuildId::parse_legacy(bad).is_err(), "{bad}");
+        }
+        assert!(BuildId::parse_legacy(&format!("20260113-1917-{}", "x".repeat(41))).is_err());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::build_id::BuildId;
 use crate::error::ExitCode;
 use crate::inspect::Inspection;
 use crate::lint::{self, SignaturePolicy};
-use crate::manifest::{Finding, Manifest, Parsed, Rules, parse};
+use crate::manifest::{Finding, Manifest, Parsed, Rules};
 use crate::text::code;
 
 /// How an item came out.
@@ -555,15 +555,38 @@ pub fn no_downgrade(facts: &BaseFacts, m: &Manifest, parsed: &Parsed, rules: &Ru
         }
         BaseFacts::Found { base, bytes } => (base, bytes),
     };
-    let Some(old) = parse(bytes, rules).manifest else {
-        return Item::fail(
-            Check::NoDowngrade,
-            format!("the manifest at `{base}` is invalid, so a downgrade cannot be ruled out"),
-        );
+    let (old, legacy) = match lint::read_base(bytes, rules) {
+        lint::BaseManifest::Valid(old) => (old, None),
+        lint::BaseManifest::Legacy(old) => {
+            let whose = format!("the manifest at `{base}`");
+            let warning = lint::legacy_base_warning(&old.build_id, parsed, &whose);
+            (old, Some(warning.message))
+        }
+        lint::BaseManifest::Template => {
+            return Item::pass(
+                Check::NoDowngrade,
+                format!(
+                    "the manifest at `{base}` is a template (empty `build_id`): the channel has no earlier build"
+                ),
+            );
+        }
+        lint::BaseManifest::Invalid => {
+            return Item::fail(
+                Check::NoDowngrade,
+                format!("the manifest at `{base}` is invalid, so a downgrade cannot be ruled out"),
+            );
+        }
     };
     let problems = lint::compare_with_base(m, &old, parsed, &format!("`{base}`"));
     if let Some(first) = problems.first() {
         return Item::fail(Check::NoDowngrade, first.message.clone());
+    }
+    if let Some(legacy) = legacy {
+        return Item::new(
+            Check::NoDowngrade,
+            Status::Warn,
+            format!("`{}` is later; {legacy}", m.build_id),
+        );
     }
     if old.build_id == m.build_id {
         Item::pass(Check::NoDowngrade, format!("same build as at `{base}`"))

@@ -107,6 +107,12 @@ pub struct Settings {
     pub dir_path: Option<PathBuf>,
     /// `[dir] base_url`.
     pub dir_base_url: Option<String>,
+    /// `channels` was set in `otactl.toml`: those channels are configured, not
+    /// defaults.
+    pub channels_configured: bool,
+    /// Set when `channels_dir` was read as `.` because, with no `otactl.toml`, channel
+    /// folders sit at the root (SPEC 3): what `-v` says of it.
+    pub layout_note: Option<String>,
 }
 
 impl Settings {
@@ -126,7 +132,67 @@ impl Settings {
             }
             None => ConfigFile::default(),
         };
-        Settings::from_file(root, path, file)
+        let mut settings = Settings::from_file(root, path, file)?;
+        if path.is_none() {
+            settings.detect_root_layout();
+        }
+        Ok(settings)
+    }
+
+    /// Without `otactl.toml`, a repository whose channel folders sit at its root
+    /// (`stable/manifest.json`, the layout of the real channel repository) and that
+    /// has no `channels/` folder is read as `channels_dir = "."` (SPEC 3).
+    fn detect_root_layout(&mut self) {
+        if fsx::is_dir(&self.root.join(&self.channels_dir)) {
+            return;
+        }
+        let at_root: Vec<String> = self
+            .channels
+            .iter()
+            .filter(|c| fsx::exists(&self.root.join(c).join("manifest.json")))
+            .map(|c| format!("`{c}/`"))
+            .collect();
+        if !at_root.is_empty() {
+            self.channels_dir = PathBuf::from(".");
+            self.layout_note = Some(format!(
+                "no `otactl.toml`: the channel folders sit at the root ({}), so the layout is read as `channels_dir = \".\"`",
+                at_root.join(", ")
+            ));
+        }
+    }
+
+    /// The channels that are configured (named in `channels` of `otactl.toml`, or
+    /// whose folder exists) but whose folder holds no `manifest.json` yet: not
+    /// released yet (SPEC 6).
+    pub fn unreleased_channels(&self) -> Vec<&str> {
+        self.channels
+            .iter()
+            .filter(|c| !fsx::exists(&self.manifest_path(c)))
+            .filter(|c| self.channels_configured || fsx::is_dir(&self.channel_dir(c)))
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// The error of a check that finds no channel at all (SPEC 3, 6: exit 2, never a
+    /// pass).
+    pub fn no_channel_error(&self) -> Error {
+        let channels = self.channels.join(", ");
+        let message = match &self.config_path {
+            None => format!(
+                "no channel found: there is no `otactl.toml`, and no `channels/CHANNEL/manifest.json` or `CHANNEL/manifest.json` exists for the channels {channels}; a check that finds no manifest is not a pass. Run otactl in the channel repository (`-C DIR`), or name its channels and `channels_dir` in otactl.toml"
+            ),
+            Some(_) => format!(
+                "no channel found: `channels` is not set and no folder of `channels_dir` (`{}`) holds one of the channels {channels}; a check that finds no manifest is not a pass. Name the channels in `channels`, or set `channels_dir` to the folder that holds them",
+                self.channels_dir.display()
+            ),
+        };
+        Error::Config {
+            path: self
+                .config_path
+                .clone()
+                .unwrap_or_else(|| self.root.clone()),
+            message,
+        }
     }
 
     fn from_file(root: &Path, path: Option<&Path>, file: ConfigFile) -> Result<Settings> {
@@ -134,6 +200,7 @@ impl Settings {
             path: path.map_or_else(|| PathBuf::from(CONFIG_FILE), Path::to_owned),
             message,
         };
+        let channels_configured = file.channels.is_some();
         let channels = file
             .channels
             .unwrap_or_else(|| DEFAULT_CHANNELS.map(String::from).to_vec());
@@ -190,6 +257,8 @@ impl Settings {
             source: file.source.map(PathBuf::from),
             dir_path: dir.path.map(|p| root.join(p)),
             dir_base_url: dir.base_url,
+            channels_configured,
+            layout_note: None,
         })
     }
 

@@ -3,10 +3,13 @@
 //! `now`; every problem of every file is returned, never just the first.
 
 use serde::Serialize;
+use serde_json::Value;
 
+use crate::build_id::BuildId;
 use crate::keys::PublicKey;
 use crate::manifest::canonical::{house_layout, signed_bytes};
 use crate::manifest::{Finding, Manifest, Parsed, Rules, parse};
+use crate::text::code;
 
 /// The signature policy of a check.
 #[derive(Clone, Debug)]
@@ -94,14 +97,21 @@ pub fn lint_file(
         );
     }
     if let (Some(manifest), Some(base)) = (&parsed.manifest, &input.base) {
-        let base_rules = Rules {
-            folder: None,
-            strict_keys: false,
-            ..rules.clone()
-        };
-        match parse(&base.bytes, &base_rules).manifest {
-            Some(old) => findings.extend(compare_with_base(manifest, &old, &parsed, &base.name)),
-            None => findings.push(Finding::warning(
+        match read_base(&base.bytes, rules) {
+            BaseManifest::Valid(old) => {
+                findings.extend(compare_with_base(manifest, &old, &parsed, &base.name));
+            }
+            BaseManifest::Legacy(old) => {
+                let whose = format!("the manifest at {}", base.name);
+                findings.push(legacy_base_warning(&old.build_id, &parsed, &whose));
+                findings.extend(compare_with_base(manifest, &old, &parsed, &base.name));
+            }
+            BaseManifest::Template => findings.push(Finding::warning(
+                None,
+                None,
+                format!("the manifest at {} is a template (empty `build_id`): it counts as no manifest at the base, so there is no earlier build to compare with", base.name),
+            )),
+            BaseManifest::Invalid => findings.push(Finding::warning(
                 None,
                 None,
                 "the manifest on the base ref is not valid, so the downgrade check was not possible",
@@ -115,6 +125,110 @@ pub fn lint_file(
         build_id: parsed.string_field("build_id"),
         signed_by,
         findings,
+    }
+}
+
+/// The manifest at a base ref, as the downgrade check sees it (SPEC 2.2).
+#[derive(Clone, Debug)]
+pub enum BaseManifest {
+    /// A valid manifest.
+    Valid(Manifest),
+    /// Valid but for its legacy build id (`20260113-1917-ota1`, see
+    /// [`BuildId::parse_legacy`]), which is compared by its time part.
+    Legacy(Manifest),
+    /// A template (`"build_id": ""`): counts as no manifest at the base.
+    Template,
+    /// Anything else: no downgrade check is possible against it.
+    Invalid,
+}
+
+/// Reads the manifest at a base ref leniently (unknown keys allowed, any folder): a
+/// template counts as no manifest, a legacy build id is kept by its time part when
+/// every other rule holds.
+pub fn read_base(bytes: &[u8], rules: &Rules<'_>) -> BaseManifest {
+    let rules = Rules {
+        folder: None,
+        strict_keys: false,
+        ..rules.clone()
+    };
+    let parsed = parse(bytes, &rules);
+    if let Some(manifest) = parsed.manifest {
+        return BaseManifest::Valid(manifest);
+    }
+    let Some(object) = &parsed.object else {
+        return BaseManifest::Invalid;
+    };
+    if is_template(object) {
+        return BaseManifest::Template;
+    }
+    let build_id = object.get("build_id").and_then(Value::as_str);
+    let Some(legacy) = build_id
+        .and_then(|s| BuildId::parse_legacy(s).ok())
+        .filter(BuildId::is_legacy)
+    else {
+        return BaseManifest::Invalid;
+    };
+    let only_the_id_is_wrong = parsed
+        .findings
+        .iter()
+        .filter(|f| f.is_error())
+        .all(|f| f.key.as_deref() == Some("build_id"));
+    if !only_the_id_is_wrong {
+        return BaseManifest::Invalid;
+    }
+    // Every other rule holds: read it again with a valid id of the same time part.
+    let mut stand_in = object.clone();
+    stand_in.insert(
+        "build_id".into(),
+        Value::from(format!("{}-0000000", legacy.time_part())),
+    );
+    match parse(&house_layout(&stand_in), &rules).manifest {
+        Some(mut manifest) => {
+            manifest.build_id = legacy;
+            BaseManifest::Legacy(manifest)
+        }
+        None => BaseManifest::Invalid,
+    }
+}
+
+/// Whether a manifest object is a template: its `build_id` is `""` (the real channel
+/// repository began with such files, every value empty).
+pub fn is_template(object: &serde_json::Map<String, Value>) -> bool {
+    object.get("build_id").and_then(Value::as_str) == Some("")
+}
+
+/// The warning that the replaced manifest's build id is a legacy one, compared by its
+/// time part; `whose` names that manifest, e.g. "the manifest at `main`".
+pub fn legacy_base_warning(old: &BuildId, parsed: &Parsed, whose: &str) -> Finding {
+    Finding::warning(
+        parsed.line_of("build_id"),
+        Some("build_id"),
+        format!(
+            "{whose} has the legacy build id {} (its suffix is not a git sha); it is compared by its time part `{}` only",
+            code(old.as_str()),
+            old.time_part()
+        ),
+    )
+}
+
+/// The report of a configured channel whose folder holds no manifest yet (SPEC 6): a
+/// warning, not a failure, so a repository fresh from `otactl init` lints clean.
+pub fn not_released(path: String, channel: &str) -> FileReport {
+    FileReport {
+        path,
+        channel: Some(channel.to_owned()),
+        build_id: None,
+        signed_by: None,
+        findings: vec![
+            Finding::warning(
+                None,
+                None,
+                format!("not released yet: the channel `{channel}` has no manifest"),
+            )
+            .with_hint(format!(
+                "`otactl manifest new --channel {channel} …` writes its first one"
+            )),
+        ],
     }
 }
 
@@ -406,5 +520,59 @@ mod tests {
         assert!(
             messages(&lint(&min_lower, Some(base), &[], false))[0].contains("may never decrease")
         );
+    }
+
+    #[test]
+    fn a_template_base_counts_as_no_base() {
+        let new = manifest_text("20260115-1614-9121078", None, None);
+        let template = String::from_utf8(manifest_text("20260101-0000-1111111", None, None))
+            .unwrap()
+            .replace("\"20260101-0000-1111111\"", "\"\"")
+            .replace("2026-01-15T13:55:03Z", "");
+        assert!(matches!(
+            read_base(template.as_bytes(), &rules(&channels())),
+            BaseManifest::Template
+        ));
+        let r = lint(&new, Some(template.into_bytes()), &[], false);
+        assert_eq!(r.errors(), 0, "{:?}", r.findings);
+        assert_eq!(r.warnings(), 1);
+        assert!(
+            messages(&r)[0].contains("is a template"),
+            "{:?}",
+            r.findings
+        );
+    }
+
+    #[test]
+    fn a_legacy_base_is_compared_by_its_time_part_with_a_warning() {
+        let legacy = String::from_utf8(manifest_text("20260113-1917-0000000", None, None))
+            .unwrap()
+            .replace("20260113-1917-0000000", "20260113-1917-ota1");
+        match read_base(legacy.as_bytes(), &rules(&channels())) {
+            BaseManifest::Legacy(m) => assert_eq!(m.build_id.as_str(), "20260113-1917-ota1"),
+            other => panic!("{other:?}"),
+        }
+        let later = manifest_text("20260113-2017-722fd33", None, None);
+        let r = lint(&later, Some(legacy.clone().into_bytes()), &[], false);
+        assert_eq!(r.errors(), 0, "{:?}", r.findings);
+        assert_eq!(r.warnings(), 1);
+        assert!(
+            messages(&r)[0].contains("legacy build id"),
+            "{:?}",
+            r.findings
+        );
+        let earlier = manifest_text("20260113-1800-722fd33", None, None);
+        let r = lint(&earlier, Some(legacy.clone().into_bytes()), &[], false);
+        assert_eq!(r.errors(), 1);
+        assert!(messages(&r).iter().any(|m| m.starts_with("downgrade")));
+        let same_minute = manifest_text("20260113-1917-722fd33", None, None);
+        let r = lint(&same_minute, Some(legacy.clone().into_bytes()), &[], false);
+        assert!(messages(&r).iter().any(|m| m.contains("same time part")));
+        // A legacy id with another problem is no base to compare with.
+        let broken = legacy.replace("\"kind\": \"source-tar\"", "\"kind\": \"zip\"");
+        assert!(matches!(
+            read_base(broken.as_bytes(), &rules(&channels())),
+            BaseManifest::Invalid
+        ));
     }
 }

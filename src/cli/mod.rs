@@ -101,6 +101,9 @@ impl Ctx {
             self.printer
                 .detail(&format!("using configuration `{}`", display(path)));
         }
+        if let Some(note) = &repo.settings.layout_note {
+            self.printer.detail(note);
+        }
         Ok(repo)
     }
 }

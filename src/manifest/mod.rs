@@ -184,6 +184,26 @@ impl Manifest {
     }
 }
 
+/// Keeps the key set of the manifest a new one replaces (SPEC 2.1: `""` counts as
+/// absent): a `min_build_id` the new object does not set is written `""` when the
+/// replaced one carried the key, so a channel whose manifests all carry
+/// `"min_build_id": ""` keeps it (in the signed bytes too); an empty `"signature": ""`
+/// stays as that placeholder. A real signature is not carried over: the new manifest
+/// is unsigned until `manifest sign` gives it the key back.
+pub fn keep_optional_keys(new: &mut Map<String, Value>, replaced: Option<&Map<String, Value>>) {
+    let Some(replaced) = replaced else {
+        return;
+    };
+    if replaced.contains_key("min_build_id") && !new.contains_key("min_build_id") {
+        new.insert("min_build_id".into(), Value::from(""));
+    }
+    if replaced.get("signature").and_then(Value::as_str) == Some("")
+        && !new.contains_key("signature")
+    {
+        new.insert("signature".into(), Value::from(""));
+    }
+}
+
 /// How serious a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -248,5 +268,37 @@ impl Finding {
             Some(line) => format!("{path}:{line}: {}", self.message),
             None => format!("{path}: {}", self.message),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keep_optional_keys_adds_only_the_missing_ones_as_empty() {
+        let replaced: Map<String, Value> = serde_json::from_str(
+            r#"{"build_id": "x", "min_build_id": "", "signature": "", "notes": "n"}"#,
+        )
+        .unwrap();
+        let mut new: Map<String, Value> =
+            serde_json::from_str(r#"{"build_id": "y", "notes": "m"}"#).unwrap();
+        keep_optional_keys(&mut new, Some(&replaced));
+        assert_eq!(
+            Value::Object(new),
+            serde_json::json!({"build_id": "y", "min_build_id": "", "notes": "m", "signature": ""})
+        );
+        // A real signature does not cover the new manifest: it is not carried over.
+        let signed: Map<String, Value> =
+            serde_json::from_str(r#"{"min_build_id": "", "signature": "c2ln"}"#).unwrap();
+        let mut new = Map::new();
+        keep_optional_keys(&mut new, Some(&signed));
+        assert_eq!(Value::Object(new), serde_json::json!({"min_build_id": ""}));
+        let mut with_min: Map<String, Value> =
+            serde_json::from_str(r#"{"min_build_id": "20260101-0000-1111111"}"#).unwrap();
+        keep_optional_keys(&mut with_min, None);
+        assert_eq!(with_min.len(), 1);
+        keep_optional_keys(&mut with_min, Some(&replaced));
+        assert_eq!(with_min["min_build_id"], "20260101-0000-1111111");
     }
 }

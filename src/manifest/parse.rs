@@ -392,8 +392,12 @@ impl Checker<'_, '_> {
                 "a future build id would lock devices out of every later real build; check the clock that made it",
             );
         }
+        // `""` counts as absent (SPEC 2.1: every manifest of the real channel
+        // repository carries `"min_build_id": ""`); the object, and so the signed
+        // bytes, keep it.
         let min_build_id = strings
             .get("min_build_id")
+            .filter(|s| !s.is_empty())
             .and_then(|s| self.build_id("min_build_id", s));
         if let (Some(id), Some(min)) = (&build_id, &min_build_id)
             && min.cmp_time(id).is_gt()
@@ -574,7 +578,18 @@ impl Checker<'_, '_> {
         match s.parse::<BuildId>() {
             Ok(id) => Some(id),
             Err(e) => {
-                self.error(key, format!("`{key}`: {e}"));
+                let message = format!("`{key}`: {e}");
+                if key == "build_id" && s.is_empty() {
+                    self.error_hint(key, message, "the file is a template, not a release: write the channel's first manifest with `otactl manifest new` (it replaces a template), or remove the file until the channel's first release");
+                } else if let Ok(legacy) = BuildId::parse_legacy(s) {
+                    self.error_hint(
+                        key,
+                        format!("`{key}` {} is not a build id: its suffix {} is not a git sha (7 to 40 lowercase hex digits)", code(s), code(legacy.sha())),
+                        "a legacy id like this one is read only in the manifest of a `--base`, compared by its time part; a new manifest needs `YYYYMMDD-HHMM-<gitsha>` as `otactl build-id` makes it",
+                    );
+                } else {
+                    self.error(key, message);
+                }
                 None
             }
         }
@@ -630,7 +645,7 @@ impl Checker<'_, '_> {
         }
         if !s.is_ascii() {
             let message = format!("`{key}` contains non-ASCII text");
-            let hint = "a verifier that escapes non-ASCII (Python `ensure_ascii=True`) computes other signed bytes";
+            let hint = "a verifier that escapes non-ASCII when it forms the signed bytes (Python's `json.dumps` with its default `ensure_ascii=True`) computes other bytes, and the signature fails there; set `[signing] ascii_only = true` in otactl.toml to make this an error";
             let line = self.line(key);
             if self.rules.ascii_only {
                 self.findings.push(
@@ -994,6 +1009,37 @@ mod tests {
         ));
         assert!(e[0].1.contains("is later than `build_id`"), "{e:?}");
         assert_eq!(e[0].0, Some(10));
+    }
+
+    #[test]
+    fn empty_min_build_id_counts_as_absent_and_stays_in_the_object() {
+        let p = check(&replace("\"20251201-0930-1a2b3c4\"", "\"\""));
+        assert!(p.findings.is_empty(), "{:?}", p.findings);
+        assert_eq!(p.manifest.unwrap().min_build_id, None);
+        let object = p.object.unwrap();
+        assert_eq!(object["min_build_id"], "");
+        let signed = String::from_utf8(super::super::canonical::signed_bytes(&object).unwrap());
+        assert!(signed.unwrap().contains(",\"min_build_id\":\"\","));
+    }
+
+    #[test]
+    fn template_and_legacy_build_ids_are_errors_with_a_hint() {
+        let p = check(&replace("\"20260115-1614-9121078\"", "\"\""));
+        let f = p.findings.iter().find(|f| f.is_error()).unwrap();
+        assert_eq!(f.key.as_deref(), Some("build_id"));
+        assert!(f.hint.as_deref().unwrap().contains("template"), "{f:?}");
+        let p = check(&replace(
+            "\"20260115-1614-9121078\"",
+            "\"20260113-1917-ota1\"",
+        ));
+        let f = p.findings.iter().find(|f| f.is_error()).unwrap();
+        let message = crate::text::plain(&f.message);
+        assert!(
+            message.contains("its suffix `ota1` is not a git sha"),
+            "{f:?}"
+        );
+        assert!(f.hint.as_deref().unwrap().contains("legacy id"), "{f:?}");
+        assert!(p.manifest.is_none());
     }
 
     #[test]

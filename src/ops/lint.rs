@@ -48,10 +48,34 @@ pub fn lint(repo: &Repo, request: &Request) -> Result<Report> {
         git::verify_commit(&repo.settings.root, base, "--base")?;
     }
     reports.extend(check_units(repo, &trusted, &units, request.base.as_deref()));
+    let manifests = reports.len() - key_reports;
+    // Configured channels without a manifest are warnings (SPEC 6); finding nothing
+    // at all to check is an error, never a pass.
+    let settings = &repo.settings;
+    let unreleased: Vec<FileReport> = if request.paths.is_empty() {
+        settings
+            .unreleased_channels()
+            .into_iter()
+            .map(|c| crate::lint::not_released(fsx::display(&settings.manifest_path(c)), c))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if manifests == 0 && unreleased.is_empty() {
+        return Err(if request.paths.is_empty() {
+            settings.no_channel_error()
+        } else {
+            Error::InvalidArg {
+                flag: "PATH",
+                message: "no `manifest.json` found under the paths given; a check that finds no manifest is not a pass".into(),
+            }
+        });
+    }
+    reports.extend(unreleased);
     let errors = reports.iter().map(FileReport::errors).sum();
     let warnings = reports.iter().map(FileReport::warnings).sum();
     Ok(Report {
-        manifests: reports.len() - key_reports,
+        manifests,
         ok: errors == 0,
         errors,
         warnings,

@@ -93,7 +93,9 @@ pub fn new(repo: &Repo, request: &NewRequest) -> Result<Written> {
     let current = current_manifest(&path, &rules, &mut warnings)?;
     let min_build_id = match &request.min_build_id {
         Some(min) => Some(parse_id(min, "--min-build-id")?),
-        None => current.as_ref().and_then(|(m, _)| m.min_build_id.clone()),
+        None => current
+            .as_ref()
+            .and_then(|(m, _)| m.as_ref()?.min_build_id.clone()),
     };
     let created = repo
         .now
@@ -106,7 +108,7 @@ pub fn new(repo: &Repo, request: &NewRequest) -> Result<Written> {
         url: request.url.clone(),
         sha256,
     };
-    let object = Manifest::new_object(
+    let mut object = Manifest::new_object(
         &request.channel,
         &build_id,
         &created,
@@ -114,6 +116,7 @@ pub fn new(repo: &Repo, request: &NewRequest) -> Result<Written> {
         &request.notes,
         &artifact,
     );
+    crate::manifest::keep_optional_keys(&mut object, current.as_ref().map(|(_, o)| o));
     let bytes = house_layout(&object);
 
     // The new manifest obeys every rule, or a flag was wrong.
@@ -139,7 +142,7 @@ pub fn new(repo: &Repo, request: &NewRequest) -> Result<Written> {
             tag.reason
         ));
     }
-    if let Some((current, current_object)) = &current {
+    if let Some((Some(current), current_object)) = &current {
         let refusals = lint::compare_with_base(new, current, &parsed, "the current manifest");
         if !refusals.is_empty() {
             return Err(Error::Downgrade {
@@ -243,12 +246,14 @@ fn artifact_facts(request: &NewRequest) -> Result<(String, ArtifactKind, Hashed)
     Ok((sha256, kind, hashed))
 }
 
-/// The channel's current manifest; it must be valid to be replaced safely.
+/// The channel's current manifest and its object; it must be valid to be replaced
+/// safely, but a template counts as no manifest (`None`), and a legacy build id is
+/// compared by its time part.
 fn current_manifest(
     path: &Path,
     rules: &Rules<'_>,
     warnings: &mut Vec<String>,
-) -> Result<Option<(Manifest, Object)>> {
+) -> Result<Option<(Option<Manifest>, Object)>> {
     if !fsx::exists(path) {
         return Ok(None);
     }
@@ -257,9 +262,26 @@ fn current_manifest(
         folder: None,
         ..rules.clone()
     };
-    let (_, parsed) = read_manifest(path, &lenient)?;
+    let (bytes, parsed) = read_manifest(path, &lenient)?;
+    let object = parsed.object.clone().unwrap_or_default();
+    let shown = fsx::display(path);
+    match lint::read_base(&bytes, rules) {
+        lint::BaseManifest::Template => {
+            warnings.push(format!(
+                "`{shown}` is a template (empty `build_id`): it counts as no current manifest"
+            ));
+            return Ok(Some((None, object)));
+        }
+        lint::BaseManifest::Legacy(current) => {
+            let warning =
+                lint::legacy_base_warning(&current.build_id, &parsed, "the current manifest");
+            warnings.push(warning.render_plain(&shown));
+            return Ok(Some((Some(current), object)));
+        }
+        lint::BaseManifest::Valid(_) | lint::BaseManifest::Invalid => {}
+    }
     accept(path, parsed, warnings)
-        .map(Some)
+        .map(|(m, o)| Some((Some(m), o)))
         .map_err(|e| match e {
             Error::InvalidManifest { path, findings } => Error::Config {
                 path,

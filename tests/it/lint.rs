@@ -707,29 +707,41 @@ fn a_path_that_does_not_exist_is_a_usage_error() {
 
 #[test]
 fn missing_channel_manifests_are_not_errors() {
-    // A fresh repository: no configuration, no channels folder.
+    // No configuration, no channel folder: no channel at all, which is no pass
+    // (SPEC 6), in every format.
     let ctx = TestContext::new();
     let mut cmd = ctx.otactl();
     cmd.arg("lint");
     let out = otactl_snapshot!(ctx, cmd, "fresh");
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(2));
     let out = ctx
         .otactl()
         .args(["lint", "--format", "json"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let report: LintJson = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(report.ok && report.files.is_empty());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
 
-    // Signatures required, but only stable is published yet.
+    // Signatures required, but only stable is published yet: the canary folder
+    // without a manifest is not released yet (a warning), staging has no folder.
     let repo = Repo::new(SIGNED_CONFIG);
     std::fs::create_dir_all(repo.ctx.path("channels/canary")).unwrap();
     repo.write_signed("stable", STABLE, None);
     let (report, out) = repo.lint_json(&[]);
     assert_eq!(out.status.code(), Some(0), "{report:#?}");
-    assert_eq!(report.paths(), ["channels/stable/manifest.json"]);
-    assert_eq!(stderr(&out), "checked 1 manifest: 0 errors, 0 warnings\n");
+    assert_eq!(
+        report.paths(),
+        [
+            "channels/stable/manifest.json",
+            "channels/canary/manifest.json"
+        ]
+    );
+    assert!(
+        report.file("channels/canary/manifest.json").findings[0]
+            .message
+            .starts_with("not released yet")
+    );
+    assert_eq!(stderr(&out), "checked 1 manifest: 0 errors, 1 warning\n");
 }
 
 #[test]
@@ -905,11 +917,15 @@ fn the_summary_counts_manifests_not_key_files() {
     // A bad trusted key file is a finding, but it is not a manifest.
     let repo = Repo::new("[signing]\npublic_keys = [\"keys/private.pem\"]\n");
     std::fs::copy(&repo.private, repo.ctx.path("keys/private.pem")).unwrap();
+    repo.ctx.write(
+        "channels/stable/manifest.json",
+        manifest_json("stable", STABLE, None, "n"),
+    );
     let out = repo.lint(&[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).starts_with("checked 0 manifests"),
-        "no manifest exists, yet: {}",
+        stderr(&out).starts_with("checked 1 manifest:"),
+        "one manifest exists: {}",
         stderr(&out)
     );
 }

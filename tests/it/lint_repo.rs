@@ -318,11 +318,11 @@ fn a_private_key_among_trusted_keys_is_reported_never_printed() {
 #[test]
 fn layout_paths_and_fresh_repositories() {
     let ctx = TestContext::new();
-    // A fresh repository has no manifests yet: nothing to complain about.
+    // An empty folder has no channel at all: checking nothing is no pass (SPEC 6).
     let mut cmd = ctx.otactl();
     cmd.arg("lint");
     let out = otactl_snapshot!(ctx, cmd, "fresh");
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(2));
     // Compact JSON is valid but not the house layout: a warning.
     let value: serde_json::Value =
         serde_json::from_str(&manifest_json("stable", "20260110-0800-7777777", None, "n")).unwrap();

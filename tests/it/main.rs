@@ -31,6 +31,7 @@ mod lint;
 mod lint_repo;
 mod manifest;
 mod publish_dir;
+mod real_repo;
 mod secrets;
 mod signing;
 mod tar;
