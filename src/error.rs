@@ -92,6 +92,39 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A git ref names no commit (the command says which flag gave it, with
+    /// [`Error::for_flag`]).
+    #[error("`{reference}` names no commit in the repository at `{}`", dir.display())]
+    NoCommit {
+        /// The ref.
+        reference: String,
+        /// The repository.
+        dir: PathBuf,
+    },
+    /// A git ref names a tree or a blob, which has no committer time.
+    #[error(
+        "`{reference}` names a {kind}, not a commit; a {kind} has no committer time, so its tarball would not be reproducible"
+    )]
+    NotACommit {
+        /// The ref.
+        reference: String,
+        /// What it names: `tree`, `blob`.
+        kind: String,
+    },
+    /// A folder is not a git repository.
+    #[error("`{}` is not a git repository", dir.display())]
+    NotARepository {
+        /// The folder.
+        dir: PathBuf,
+    },
+    /// An artifact is not a regular file (a FIFO, a device, a folder…).
+    #[error("`{}` is {kind}, not a regular file; give the artifact file itself", path.display())]
+    NotRegularFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is, with its article: `a FIFO (named pipe)`.
+        kind: &'static str,
+    },
     /// A key file is not a usable Ed25519 key.
     #[error("`{path}` {message}")]
     Key {
@@ -244,12 +277,33 @@ impl Error {
             | Error::Pipe { .. }
             | Error::InvalidManifest { .. }
             | Error::InvalidArg { .. }
+            | Error::NoCommit { .. }
+            | Error::NotACommit { .. }
+            | Error::NotARepository { .. }
+            | Error::NotRegularFile { .. }
             | Error::Key { .. }
             | Error::MissingSigningKey
             | Error::Config { .. }
             | Error::Git { .. }
             | Error::GitMissing(_)
             | Error::Json(_) => ExitCode::Usage,
+        }
+    }
+
+    /// The error as a bad value of `flag`, when it says that an input names nothing
+    /// usable (a ref, a repository, an artifact): the edges that find it do not know
+    /// the command line, the command does. Other errors are returned as they are.
+    #[must_use]
+    pub fn for_flag(self, flag: &'static str) -> Error {
+        match self {
+            Error::NoCommit { .. }
+            | Error::NotACommit { .. }
+            | Error::NotARepository { .. }
+            | Error::NotRegularFile { .. } => Error::InvalidArg {
+                flag,
+                message: self.to_string(),
+            },
+            other => other,
         }
     }
 

@@ -651,21 +651,17 @@ pub fn entry_kind(path: &Path) -> Result<Option<EntryKind>> {
     }
 }
 
-/// Opens for reading a file given as `flag` that must be a regular file (an
-/// artifact); a symlink to one is followed. Anything else is refused with
-/// [`Error::InvalidArg`] before it is opened. Returns the file and its size.
-pub fn open_regular(path: &Path, flag: &'static str) -> Result<(fs::File, u64)> {
+/// Opens for reading a file that must be a regular file (an artifact); a symlink to
+/// one is followed. Anything else is refused with [`Error::NotRegularFile`] before it
+/// is opened. Returns the file and its size.
+pub fn open_regular(path: &Path) -> Result<(fs::File, u64)> {
     let read_err = |source| Error::Read {
         path: path.to_owned(),
         source,
     };
-    let refuse = |kind: EntryKind| Error::InvalidArg {
-        flag,
-        message: format!(
-            "`{}` is {}, not a regular file; give the artifact file itself",
-            path.display(),
-            kind.describe()
-        ),
+    let refuse = |kind: EntryKind| Error::NotRegularFile {
+        path: path.to_owned(),
+        kind: kind.describe(),
     };
     let before = fs::metadata(path).map_err(read_err)?;
     let kind = EntryKind::of(before.file_type());
@@ -682,13 +678,9 @@ pub fn open_regular(path: &Path, flag: &'static str) -> Result<(fs::File, u64)> 
     {
         use std::os::unix::fs::MetadataExt as _;
         if (before.dev(), before.ino()) != (after.dev(), after.ino()) {
-            return Err(Error::InvalidArg {
-                flag,
-                message: format!(
-                    "`{}` was replaced while it was being opened; run the command again",
-                    path.display()
-                ),
-            });
+            return Err(read_err(std::io::Error::other(
+                "it was replaced while it was being opened; run the command again",
+            )));
         }
     }
     Ok((file, after.len()))
@@ -745,23 +737,23 @@ mod regular_file_tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("fw.bin");
         write_atomic(&file, b"fw", None, Existing::Refuse).unwrap();
-        assert_eq!(open_regular(&file, "FILE").unwrap().1, 2);
+        assert_eq!(open_regular(&file).unwrap().1, 2);
         #[cfg(unix)]
         {
             let link = dir.path().join("link.bin");
             std::os::unix::fs::symlink(&file, &link).unwrap();
-            assert_eq!(open_regular(&link, "FILE").unwrap().1, 2);
+            assert_eq!(open_regular(&link).unwrap().1, 2);
             assert_eq!(entry_kind(&link).unwrap(), Some(EntryKind::Symlink));
-            let err = open_regular(Path::new("/dev/null"), "--from-file").unwrap_err();
+            let err = open_regular(Path::new("/dev/null")).unwrap_err();
             assert_eq!(
-                err.to_string(),
+                err.for_flag("--from-file").to_string(),
                 "invalid value for `--from-file`: `/dev/null` is a character device, not a regular file; give the artifact file itself"
             );
         }
-        let err = open_regular(dir.path(), "FILE").unwrap_err().to_string();
+        let err = open_regular(dir.path()).unwrap_err().to_string();
         assert!(err.contains("is a folder, not a regular file"), "{err}");
         assert!(matches!(
-            open_regular(&dir.path().join("missing"), "FILE"),
+            open_regular(&dir.path().join("missing")),
             Err(Error::Read { .. })
         ));
         assert_eq!(entry_kind(&dir.path().join("missing")).unwrap(), None);

@@ -57,9 +57,8 @@ fn git(dir: &Path, args: &[&str]) -> Result<std::process::Output> {
         .map_err(Error::GitMissing)
 }
 
-/// Checks that `reference` names a commit, from inside `dir`; `flag` is the option
-/// that gave it, for the error.
-pub fn verify_commit(dir: &Path, reference: &str, flag: &'static str) -> Result<String> {
+/// Checks that `reference` names a commit, from inside `dir`; returns its full id.
+pub fn verify_commit(dir: &Path, reference: &str) -> Result<String> {
     let spec = format!("{reference}^{{commit}}");
     let out = git(
         dir,
@@ -72,12 +71,9 @@ pub fn verify_commit(dir: &Path, reference: &str, flag: &'static str) -> Result<
         ],
     )?;
     if !out.status.success() {
-        return Err(Error::InvalidArg {
-            flag,
-            message: format!(
-                "`{reference}` names no commit in the repository at `{}`",
-                dir.display()
-            ),
+        return Err(Error::NoCommit {
+            reference: reference.to_owned(),
+            dir: dir.to_owned(),
         });
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
@@ -132,29 +128,21 @@ pub fn resolve_commit(dir: &Path, reference: &str) -> Result<Commit> {
         let stderr = String::from_utf8_lossy(&kind.stderr);
         let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
         if stderr.contains("not a git repository") {
-            return Err(Error::InvalidArg {
-                flag: "--source",
-                message: format!("`{}` is not a git repository", shown.display()),
-            });
+            return Err(Error::NotARepository { dir: shown });
         }
-        return Err(Error::InvalidArg {
-            flag: "--ref",
-            message: format!(
-                "`{reference}` names no commit in the repository `{}`",
-                shown.display()
-            ),
+        return Err(Error::NoCommit {
+            reference: reference.to_owned(),
+            dir: shown,
         });
     }
     let kind = String::from_utf8_lossy(&kind.stdout).trim().to_owned();
     if kind != "commit" && kind != "tag" {
-        return Err(Error::InvalidArg {
-            flag: "--ref",
-            message: format!(
-                "`{reference}` names a {kind}, not a commit; a {kind} has no committer time, so its tarball would not be reproducible"
-            ),
+        return Err(Error::NotACommit {
+            reference: reference.to_owned(),
+            kind,
         });
     }
-    let id = verify_commit(dir, reference, "--ref")?;
+    let id = verify_commit(dir, reference)?;
     let stamp = run_ok(dir, &["show", "-s", "--format=%ct", &id])?;
     let seconds: i64 = stamp.trim().parse().map_err(|_| Error::Git {
         args: format!("show -s --format=%ct {id}"),

@@ -104,7 +104,9 @@ impl PublicKey {
 
     /// The key id shown to people: the first 16 hex digits of SHA-256 of the raw key.
     pub fn key_id(&self) -> String {
-        crate::hash::to_hex(&Sha256::digest(self.0.as_bytes())[..8])
+        let mut id = format!("{:x}", Sha256::digest(self.0.as_bytes()));
+        id.truncate(16);
+        id
     }
 
     /// The `SubjectPublicKeyInfo` PEM, as `openssl pkey -pubout` writes it.
@@ -232,7 +234,8 @@ mod tests {
         assert_eq!(key.public_key().raw(), hex32(TEST1_PUB));
         let sig = key.sign(b"");
         let expected = "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b";
-        assert_eq!(crate::hash::to_hex(&sig), expected);
+        let hex: String = sig.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, expected);
         assert!(key.public_key().verify(b"", &sig));
         assert!(!key.public_key().verify(b"x", &sig));
     }
@@ -291,7 +294,7 @@ mod tests {
         let id = test1().public_key().key_id();
         assert_eq!(id.len(), 16);
         let digest = Sha256::digest(hex32(TEST1_PUB));
-        assert_eq!(id, crate::hash::to_hex(&digest[..8]));
+        assert_eq!(id, format!("{digest:x}")[..16]);
     }
 
     #[test]

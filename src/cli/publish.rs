@@ -82,7 +82,8 @@ impl DirArgs {
                 })?,
         };
         let base_url = self.base_url.clone().or(settings.dir_base_url.clone());
-        let published = dir::publish(&self.file, &build_id, &root, base_url.as_deref())?;
+        let published = dir::publish(&self.file, &build_id, &root, base_url.as_deref())
+            .map_err(|e| e.for_flag("FILE"))?;
         if published.already_present {
             ctx.printer.status(&format!(
                 "`{}` is already published with the same content",

@@ -65,7 +65,7 @@ impl TarArgs {
         let repo = ctx.repo()?;
         let settings = &repo.settings;
         let source = settings.source_dir(self.source.as_deref());
-        let commit = git::resolve_commit(&source, &self.reference)?;
+        let commit = git::resolve_commit(&source, &self.reference).map_err(super::source_or_ref)?;
         let build_id = self.build_id_for(&commit)?;
         let name = match self.name.clone().or_else(|| settings.name.clone()) {
             Some(name) => name,

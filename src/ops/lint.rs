@@ -45,7 +45,7 @@ pub fn lint(repo: &Repo, request: &Request) -> Result<Report> {
     let key_reports = reports.len();
     let units = units(repo, &request.paths, &mut reports)?;
     if let Some(base) = &request.base {
-        git::verify_commit(&repo.settings.root, base, "--base")?;
+        git::verify_commit(&repo.settings.root, base).map_err(|e| e.for_flag("--base"))?;
     }
     reports.extend(check_units(repo, &trusted, &units, request.base.as_deref()));
     let manifests = reports.len() - key_reports;

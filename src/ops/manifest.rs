@@ -207,7 +207,7 @@ fn artifact_facts(request: &NewRequest) -> Result<(String, ArtifactKind, Hashed)
     let from_file = match &request.from_file {
         Some(file) => {
             // A FIFO would block and `/dev/zero` never ends: regular files only.
-            let (input, _) = fsx::open_regular(file, "--from-file")?;
+            let (input, _) = fsx::open_regular(file).map_err(|e| e.for_flag("--from-file"))?;
             let (sha, size) = hash::sha256_reader(input).map_err(|source| Error::Read {
                 path: file.clone(),
                 source,

@@ -197,13 +197,13 @@ fn base_facts(path: &Path, base: Option<&str>) -> BaseFacts {
         Some(base) => base.to_owned(),
         None => match ["origin/main", "main"]
             .into_iter()
-            .find(|r| git::verify_commit(dir, r, "--base").is_ok())
+            .find(|r| git::verify_commit(dir, r).is_ok())
         {
             Some(found) => found.to_owned(),
             None => return BaseFacts::NoDefaultBase,
         },
     };
-    if let Err(e) = git::verify_commit(dir, &base, "--base") {
+    if let Err(e) = git::verify_commit(dir, &base) {
         return BaseFacts::BadRef(e.to_string());
     }
     match git::show_at(dir, &base, "manifest.json") {

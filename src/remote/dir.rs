@@ -52,7 +52,7 @@ pub fn publish(
             message: format!("`{}` has no usable file name", file.display()),
         })?;
     // Everything that can fail without touching the release folder comes first.
-    let (mut input, _) = fsx::open_regular(file, "FILE")?;
+    let (mut input, _) = fsx::open_regular(file)?;
     url_for(
         &root.join(build_id.as_str()).join(name),
         build_id,

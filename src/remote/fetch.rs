@@ -214,7 +214,7 @@ pub fn open(url: &str, retry: &Retry, limits: &Limits) -> Result<Payload, FetchE
             let path = allowed_file(&path, &limits.files)?;
             // A FIFO would block the open itself, a device would never end: only a
             // regular file is read, its type checked before it is opened.
-            let (file, length) = fsx::open_regular(&path, "artifact.url").map_err(|e| match e {
+            let (file, length) = fsx::open_regular(&path).map_err(|e| match e {
                 crate::Error::Read { source, .. }
                     if source.kind() == std::io::ErrorKind::NotFound =>
                 {
@@ -223,7 +223,6 @@ pub fn open(url: &str, retry: &Retry, limits: &Limits) -> Result<Payload, FetchE
                         code(path.display().to_string())
                     ))
                 }
-                crate::Error::InvalidArg { message, .. } => FetchError::Missing(message),
                 other => FetchError::Missing(other.to_string()),
             })?;
             Ok(Payload {
