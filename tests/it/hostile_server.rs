@@ -10,13 +10,12 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
+use crate::support::assert::{assert_exit, assert_not_printed};
+use crate::support::fixture::{ID, SHA};
 use crate::support::hostile_http::{Behaviour, HostileServer};
 use crate::support::http::FileServer;
+use crate::support::release::item;
 use crate::support::{TestContext, stderr, stdout};
-
-const ID: &str = "20260115-1614-9121078";
-/// The digest of nothing in particular: a dripping server is cut before it matters.
-const SHA: &str = "3f0c2b4a9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a";
 
 /// A channel repository (no git, unsigned manifests allowed) whose release folder is
 /// `../releases`, holding `releases/ID/app-src-ID.tar.gz`.
@@ -96,26 +95,6 @@ fn verify_in_ci(ctx: &TestContext, ci: &str, extra: &[&str]) -> Output {
         .args(extra)
         .output()
         .unwrap()
-}
-
-fn assert_exit(out: &Output, code: i32) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout:\n{}stderr:\n{}",
-        stdout(out),
-        stderr(out)
-    );
-}
-
-/// The line of item `number` in a text report.
-fn item(out: &Output, number: u8) -> String {
-    let label = format!("{number}.");
-    stdout(out)
-        .lines()
-        .find(|l| l.split_whitespace().nth(2) == Some(label.as_str()))
-        .unwrap_or_else(|| panic!("no item {number} in:\n{}", stdout(out)))
-        .to_owned()
 }
 
 fn ports(text: &str, servers: &[&HostileServer]) -> String {
@@ -316,7 +295,7 @@ fn a_redirect_to_0_0_0_0_is_refused_before_connecting() {
             asset_route()
         )
     );
-    assert!(!stdout(&out).contains("hunter2") && !stderr(&out).contains("hunter2"));
+    assert_not_printed(&out, &["hunter2"]);
     assert_eq!(listener.connections(), 0, "otactl connected to 0.0.0.0");
     assert_eq!(
         redirect.requests().len(),
@@ -353,12 +332,7 @@ fn a_redirect_carrying_credentials_is_refused_and_never_printed() {
             asset_route()
         )
     );
-    for secret in ["deploy", "hunter2", "s3cr3t"] {
-        assert!(
-            !stdout(&out).contains(secret) && !stderr(&out).contains(secret),
-            "{secret} printed"
-        );
-    }
+    assert_not_printed(&out, &["deploy", "hunter2", "s3cr3t"]);
     assert!(files.requests().is_empty(), "{:?}", files.requests());
     assert_eq!(redirect.requests().len(), 1);
 }

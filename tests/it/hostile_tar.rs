@@ -5,9 +5,10 @@
 
 use std::process::Output;
 
+use crate::support::assert::assert_exit;
 use crate::support::raw_tar::{RawTar, pax_record};
+use crate::support::release::{Channel, item};
 use crate::support::{require_tool, stderr, stdout};
-use crate::verify::{Channel, assert_exit, item};
 
 /// What `verify` of one hostile tarball may use at most.
 const MAX_RSS_KIB: u64 = 64 * 1024;
@@ -16,10 +17,7 @@ const MAX_RSS_KIB: u64 = 64 * 1024;
 /// `/usr/bin/time -f %M`; returns the output and the child's peak RSS in KiB.
 fn verify_measured(c: &Channel, name: &str, bytes: &[u8], extra: &[&str]) -> (Output, u64) {
     require_tool("time");
-    let file = c.ctx.root().join(name);
-    std::fs::write(&file, bytes).unwrap();
-    let url = c.publish(&file, &["--build-id", &c.id]);
-    c.manifest("canary", &url, &file, &["--kind", "source-tar"]);
+    c.release_tarball(name, bytes);
     let rss_file = c.ctx.root().join("rss.txt");
     let out = c
         .ctx

@@ -2,26 +2,14 @@
 //! (build-id → tar → publish dir → manifest new → manifest sign), each item failing
 //! for its own reason, hostile tarballs, and downloads over HTTP with injected faults.
 
-use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use serde::Deserialize;
 
+use crate::support::assert::assert_exit;
 use crate::support::http::{Fault, FileServer};
-use crate::support::{TestContext, fixtures, manifest_json, stderr, stdout};
-
-/// A source repository at `src/` inside a channel repository (git, `main` committed
-/// without manifests) that trusts the RFC 8032 test key, requires signatures and
-/// publishes to `../releases`; the source tarball is made.
-pub(crate) struct Channel {
-    pub(crate) ctx: TestContext,
-    /// The build id of the source's HEAD.
-    pub(crate) id: String,
-    /// The source's HEAD commit.
-    pub(crate) commit: String,
-    /// `../app-src-<id>.tar.gz`, made by `otactl tar`.
-    pub(crate) tarball: PathBuf,
-}
+use crate::support::release::{Channel, item, otactl_ok};
+use crate::support::{manifest_json, stderr, stdout};
 
 /// `verify --format json`.
 #[derive(Debug, Deserialize)]
@@ -41,232 +29,6 @@ struct ItemJson {
     name: String,
     status: String,
     reason: String,
-}
-
-fn run(ctx: &TestContext, args: &[&str]) -> Output {
-    ctx.otactl().args(args).output().unwrap()
-}
-
-/// Runs otactl, asserts exit 0 and returns stdout.
-fn ok(ctx: &TestContext, args: &[&str]) -> String {
-    let out = run(ctx, args);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "otactl {args:?}:\n{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    stdout(&out)
-}
-
-fn private_key() -> String {
-    fixtures()
-        .join("vectors/rfc8032-test1.private.pem")
-        .display()
-        .to_string()
-}
-
-fn path_str(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
-
-/// The line of item `number` in a text report.
-pub(crate) fn item(out: &Output, number: u8) -> String {
-    let label = format!("{number}.");
-    stdout(out)
-        .lines()
-        .find(|l| l.split_whitespace().nth(2) == Some(label.as_str()))
-        .unwrap_or_else(|| panic!("no item {number} in:\n{}", stdout(out)))
-        .to_owned()
-}
-
-impl Channel {
-    pub(crate) fn new() -> Channel {
-        Channel::with_files(&[])
-    }
-
-    /// A channel whose source holds `files` (path, content) besides its own.
-    pub(crate) fn with_files(files: &[(&str, &str)]) -> Channel {
-        let ctx = TestContext::new();
-        let src = ctx.path("src");
-        std::fs::create_dir_all(src.join("lib")).unwrap();
-        std::fs::write(src.join("README.md"), "# app\n").unwrap();
-        std::fs::write(src.join("lib/main.c"), "int main(void) { return 0; }\n").unwrap();
-        for (path, content) in files {
-            let path = src.join(path);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, content).unwrap();
-        }
-        ctx.git_in(&src, &["init", "-q", "-b", "main"]);
-        ctx.git_in(&src, &["add", "-A"]);
-        ctx.git_in(&src, &["commit", "-q", "-m", "app"]);
-        let commit = String::from_utf8(ctx.git_in(&src, &["rev-parse", "HEAD"]))
-            .unwrap()
-            .trim()
-            .to_owned();
-
-        ctx.trust("rfc8032-test1.public.pem");
-        ctx.write(
-            "otactl.toml",
-            "name = \"app\"\n\n[signing]\npublic_keys = [\"keys/ota_pubkey.pem\"]\nrequire = true\n\n[dir]\npath = \"../releases\"\n",
-        );
-        ctx.write(".gitignore", "src/\n");
-        ctx.git_init();
-        ctx.git_commit("channel repository");
-
-        let id = ok(&ctx, &["build-id", "--source", "src"]).trim().to_owned();
-        let tarball = ctx.root().join(format!("app-src-{id}.tar.gz"));
-        ok(
-            &ctx,
-            &[
-                "tar",
-                "--source",
-                "src",
-                "-o",
-                &format!("../app-src-{id}.tar.gz"),
-            ],
-        );
-        Channel {
-            ctx,
-            id,
-            commit,
-            tarball,
-        }
-    }
-
-    /// A channel whose `canary` manifest points at the published tarball (file://).
-    pub(crate) fn released() -> Channel {
-        let c = Channel::new();
-        let url = c.publish(&c.tarball, &[]);
-        c.manifest("canary", &url, &c.tarball, &[]);
-        c
-    }
-
-    /// `publish dir FILE` (release folder from otactl.toml); returns the URL.
-    pub(crate) fn publish(&self, file: &Path, extra: &[&str]) -> String {
-        let mut args = vec!["publish", "dir", path_str(file)];
-        args.extend_from_slice(extra);
-        ok(&self.ctx, &args).trim().to_owned()
-    }
-
-    /// `manifest new` for `channel` with `--from-file FILE`, then `manifest sign`.
-    pub(crate) fn manifest(&self, channel: &str, url: &str, file: &Path, extra: &[&str]) {
-        let mut args = vec![
-            "manifest",
-            "new",
-            "--channel",
-            channel,
-            "--build-id",
-            &self.id,
-            "--url",
-            url,
-            "--from-file",
-            path_str(file),
-            "--notes",
-            "first release",
-        ];
-        args.extend_from_slice(extra);
-        ok(&self.ctx, &args);
-        self.sign(channel);
-    }
-
-    fn sign(&self, channel: &str) {
-        ok(
-            &self.ctx,
-            &[
-                "manifest",
-                "sign",
-                &format!("channels/{channel}/manifest.json"),
-                "--key",
-                &private_key(),
-            ],
-        );
-    }
-
-    /// The published tarball in the release folder.
-    fn published(&self) -> PathBuf {
-        self.ctx
-            .root()
-            .join(format!("releases/{0}/app-src-{0}.tar.gz", self.id))
-    }
-
-    pub(crate) fn verify(&self, extra: &[&str]) -> Output {
-        self.verify_channel("canary", extra)
-    }
-
-    pub(crate) fn verify_channel(&self, channel: &str, extra: &[&str]) -> Output {
-        self.ctx
-            .otactl()
-            .args(["verify", "--channel", channel])
-            .args(extra)
-            .output()
-            .unwrap()
-    }
-
-    /// Publishes `bytes` as `name` under the build id and writes a signed `canary`
-    /// manifest of kind `source-tar` pointing at it; returns `verify`'s output.
-    pub(crate) fn verify_tarball(&self, name: &str, bytes: &[u8]) -> Output {
-        let file = self.ctx.root().join(name);
-        std::fs::write(&file, bytes).unwrap();
-        let url = self.publish(&file, &["--build-id", &self.id]);
-        self.manifest("canary", &url, &file, &["--kind", "source-tar"]);
-        self.verify(&[])
-    }
-
-    /// A gzip tarball written by Python's `tarfile` (PAX format, the global header's
-    /// `comment` = `comment`). `members` is a JSON list of gzip members, each a list of
-    /// `[kind, name, link target]` with kind `file`, `dir` or `symlink`; only the last
-    /// member ends the tar archive, as if one archive was split across gzip members.
-    pub(crate) fn python_tarball(&self, comment: &str, members: &serde_json::Value) -> Vec<u8> {
-        let script = r#"
-import gzip, io, json, sys, tarfile
-comment, members = sys.argv[1], json.loads(sys.argv[2])
-out = b""
-for i, entries in enumerate(members):
-    buf = io.BytesIO()
-    headers = {"comment": comment} if i == 0 else {}
-    t = tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT, pax_headers=headers)
-    for kind, name, target in entries:
-        info = tarfile.TarInfo(name)
-        if kind == "file":
-            info.size = 2
-            t.addfile(info, io.BytesIO(b"x\n"))
-        elif kind == "dir":
-            info.type, info.mode = tarfile.DIRTYPE, 0o755
-            t.addfile(info)
-        else:
-            info.type, info.linkname = tarfile.SYMTYPE, target
-            t.addfile(info)
-    if i == len(members) - 1:
-        t.close()
-    out += gzip.compress(buf.getvalue(), mtime=0)
-sys.stdout.buffer.write(out)
-"#;
-        let out = self
-            .ctx
-            .tool("python3")
-            .args(["-c", script, comment, &members.to_string()])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "python3: {}", stderr(&out));
-        out.stdout
-    }
-
-    /// The top folder of the tarball, `app-<id>/`.
-    pub(crate) fn top(&self) -> String {
-        format!("app-{}/", self.id)
-    }
-}
-
-pub(crate) fn assert_exit(out: &Output, code: i32) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout:\n{}stderr:\n{}",
-        stdout(out),
-        stderr(out)
-    );
 }
 
 // The local flow, end to end.
@@ -346,8 +108,7 @@ fn the_local_release_flow_passes_every_item() {
         ],
     );
     assert!(std::fs::read(c.published()).unwrap() == theirs);
-    let out = run(&c.ctx, &["lint"]);
-    assert_exit(&out, 0);
+    otactl_ok(&c.ctx, &["lint"]);
 }
 
 #[test]

@@ -3,11 +3,15 @@
 
 #![allow(dead_code)]
 
+pub mod assert;
+pub mod fixture;
 pub mod git;
 pub mod hostile_http;
 pub mod http;
+pub mod keys;
 pub mod proc;
 pub mod raw_tar;
+pub mod release;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
