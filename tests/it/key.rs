@@ -8,7 +8,7 @@ use std::process::Output;
 use serde::Deserialize;
 
 use crate::otactl_snapshot;
-use crate::support::{TestContext, stderr, stdout};
+use crate::support::{TestContext, fixtures, stderr, stdout};
 
 /// `key show --format json`.
 #[derive(Debug, Deserialize)]
@@ -488,4 +488,16 @@ fn show_explains_files_that_are_not_ed25519_keys() {
         }
     }
     insta::assert_snapshot!("show_not_ed25519", all);
+}
+
+#[test]
+fn show_refuses_a_weak_public_key() {
+    // The identity point: small order, every signature "verifies" under lax checks.
+    let ctx = TestContext::new();
+    let identity = fixtures().join("vectors/identity.public.pem");
+    let mut cmd = ctx.otactl();
+    cmd.args(["key", "show"]).arg(&identity);
+    let out = otactl_snapshot!(ctx, cmd, "show_weak_key");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
 }

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::otactl_snapshot;
+use crate::support::assert::assert_exit;
 use crate::support::{FindingJson, TestContext, manifest_json, stderr, stdout};
 
 const CANARY: &str = "20260115-1614-9121078";
@@ -348,6 +349,86 @@ fn every_problem_of_every_file_is_reported() {
             .as_deref(),
         Some(CANARY)
     );
+}
+
+/// Edits made after signing, two problems in some files:
+/// - stable: an unknown key, out of the sorted order (so also not the house layout);
+/// - staging: other notes;
+/// - canary: another channel;
+/// - beta: a stray manifest of channel `stable`.
+fn changed_after_signing() -> Repo {
+    let repo = signed_repo();
+    let ctx = &repo.ctx;
+    let edit = |channel: &str, from: &str, to: &str| {
+        let file = format!("channels/{channel}/manifest.json");
+        let text = ctx.read(&file);
+        assert!(text.contains(from), "{file}: {from}");
+        ctx.write(&file, text.replacen(from, to, 1));
+    };
+    edit("stable", "\"notes\"", "\"extra\": \"x\",\n  \"notes\"");
+    edit("staging", "staging build", "tampered");
+    edit(
+        "canary",
+        "\"channel\": \"canary\"",
+        "\"channel\": \"stable\"",
+    );
+    ctx.write(
+        "channels/beta/manifest.json",
+        manifest_json("stable", "20260101-0000-1111111", None, "stray"),
+    );
+    repo
+}
+
+#[test]
+fn every_problem_of_a_file_is_reported_not_just_the_first() {
+    let repo = changed_after_signing();
+    let out = repo.snapshot("broken_after_signing", repo.ctx.otactl().arg("lint"));
+    assert_exit(&out, 1);
+
+    let (report, out) = repo.lint_json(&[]);
+    assert_exit(&out, 1);
+    assert!(!report.ok);
+    let errors = |path: &str| -> Vec<(Option<usize>, String)> {
+        report
+            .file(path)
+            .findings
+            .iter()
+            .filter(|f| f.severity == "error")
+            .map(|f| (f.line, f.message.clone()))
+            .collect()
+    };
+    // The unknown key also changes the signed bytes: two errors in one file.
+    let stable = errors("channels/stable/manifest.json");
+    assert_eq!(stable.len(), 2, "{stable:?}");
+    assert!(
+        stable
+            .iter()
+            .any(|(l, m)| *l == Some(11) && m.contains("unknown key \"extra\"")),
+        "{stable:?}"
+    );
+    assert!(
+        stable.iter().any(|(_, m)| m.contains("does not verify")),
+        "{stable:?}"
+    );
+    let staging = errors("channels/staging/manifest.json");
+    assert_eq!(staging.len(), 1, "{staging:?}");
+    assert!(staging[0].1.contains("does not verify"), "{staging:?}");
+    let canary = errors("channels/canary/manifest.json");
+    assert_eq!(canary.len(), 2, "{canary:?}");
+    assert!(
+        canary
+            .iter()
+            .any(|(l, m)| *l == Some(8) && m.contains("in the folder `canary`")),
+        "{canary:?}"
+    );
+    let beta = errors("channels/beta/manifest.json");
+    assert!(beta[0].1.contains("not in a channel folder"), "{beta:?}");
+    assert_eq!(
+        report.errors,
+        stable.len() + staging.len() + canary.len() + beta.len()
+    );
+    // `extra` is not where sorted keys would put it.
+    assert_eq!(report.warnings, 1);
 }
 
 #[test]
@@ -805,6 +886,38 @@ fn dash_c_runs_in_another_folder() {
         .args(["-C", "../nowhere", "lint"]);
     let out = repo.snapshot("dash_c_missing_folder", &mut cmd);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn channels_dir_puts_the_channel_folders_elsewhere() {
+    // A repository of channel folders at its top, checked from another folder with
+    // `-C` and a configuration that says so.
+    let ctx = TestContext::new();
+    let other = ctx.root().join("other");
+    std::fs::create_dir_all(other.join("stable")).unwrap();
+    std::fs::write(
+        other.join("stable/manifest.json"),
+        manifest_json("stable", STABLE, None, "n"),
+    )
+    .unwrap();
+    std::fs::write(
+        other.join("flat.toml"),
+        "channels_dir = \".\"\nchannels = [\"stable\"]\n",
+    )
+    .unwrap();
+    let out = ctx
+        .otactl()
+        .arg("-C")
+        .arg(&other)
+        .args(["lint", "--config", "flat.toml"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains("checked 1 manifest"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

@@ -18,20 +18,16 @@
 mod support;
 
 mod bad_input;
-mod checklist;
 mod help;
 mod hostile_files;
 mod hostile_local;
 mod hostile_server;
 mod hostile_tar;
 mod key;
-mod keys;
 mod lint;
-mod lint_repo;
 mod manifest;
 mod publish_dir;
 mod secrets;
-mod signing;
 mod tar;
 mod vectors;
 mod verify;

@@ -525,6 +525,36 @@ fn new_from_file_takes_a_gzip_tarball_for_a_source_tarball() {
 }
 
 #[test]
+fn new_warns_when_the_url_names_another_release() {
+    let ctx = TestContext::new();
+    ctx.write("fw.bin", b"firmware image bytes");
+    let url = "https://ota.example.com/r/x/fw.bin";
+    let out = run(ctx.otactl().args([
+        "manifest",
+        "new",
+        "--channel",
+        "canary",
+        "--build-id",
+        ID,
+        "--url",
+        url,
+        "--from-file",
+        "fw.bin",
+    ]));
+    // Written all the same: the release may be published under that folder later.
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("warning: `--url`: `artifact.url` points into the folder `x`, but `build_id` is `{ID}`; `otactl verify` will fail item 2")),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        read_json(&ctx, "channels/canary/manifest.json")["artifact"]["url"],
+        url
+    );
+}
+
+#[test]
 fn new_refuses_a_sha256_that_contradicts_from_file() {
     let ctx = TestContext::new();
     ctx.write("fw.bin", b"firmware image bytes\n");

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use crate::otactl_snapshot;
+use crate::support::assert::assert_exit;
 use crate::support::{TestContext, stderr, stdout};
 
 /// A source repository at `ctx.path("src")` with every kind of entry git archives.
@@ -223,6 +224,46 @@ fn transcript_warns_about_submodules_and_lfs() {
         .args(["--name", "rich", "-o", "rich.tar.gz"]);
     let out = otactl_snapshot!(ctx, cmd, "rich_transcript");
     assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn build_id_and_tar_take_the_source_and_name_from_otactl_toml() {
+    // A channel repository next to its source, as the release flow runs them: neither
+    // `--source` nor `--name` is given.
+    let ctx = TestContext::new();
+    let src = ctx.root().join("src");
+    ctx.git_repo(
+        &src,
+        "app",
+        &[
+            ("README.md", "# app\n"),
+            ("lib/main.c", "int main(void) { return 0; }\n"),
+        ],
+    );
+    ctx.write("otactl.toml", "name = \"app\"\nsource = \"../src\"\n");
+    let out = ctx.otactl().arg("build-id").output().unwrap();
+    assert_exit(&out, 0);
+    let id = stdout(&out).trim().to_owned();
+    assert_eq!(id, build_id(&ctx, &src, "HEAD"));
+    let tarball = ctx.root().join(format!("app-src-{id}.tar.gz"));
+    let out = ctx
+        .otactl()
+        .arg("tar")
+        .arg("-o")
+        .arg(&tarball)
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let theirs = ctx.git_in(
+        &src,
+        &[
+            "archive",
+            "--format=tar.gz",
+            &format!("--prefix=app-{id}/"),
+            "HEAD",
+        ],
+    );
+    assert!(std::fs::read(&tarball).unwrap() == theirs);
 }
 
 #[test]
