@@ -9,6 +9,7 @@ pub mod git;
 pub mod hostile_http;
 pub mod http;
 pub mod keys;
+pub mod manifest;
 pub mod proc;
 pub mod raw_tar;
 pub mod release;
