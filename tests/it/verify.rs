@@ -202,80 +202,78 @@ fn offline_skips_items_3_to_5_and_says_so() {
 
 // Item 5: hostile tarballs.
 
+/// Releases on a fresh channel the tarball `make` writes for it as `name`; `verify`
+/// must fail (exit 1). Returns the channel and the output.
+fn verify_hostile(name: &str, make: impl FnOnce(&Channel) -> Vec<u8>) -> (Channel, Output) {
+    let c = Channel::new();
+    let bytes = make(&c);
+    let out = c.verify_tarball(name, &bytes);
+    assert_exit(&out, 1);
+    (c, out)
+}
+
+/// A tarball of one gzip member, the source's commit in its pax header, and
+/// `entries` (kind, name below the top folder, link target).
+fn under_top(c: &Channel, entries: &[(&str, &str, &str)]) -> Vec<u8> {
+    let top = c.top();
+    let entries: Vec<_> = entries
+        .iter()
+        .map(|(kind, name, target)| serde_json::json!([kind, format!("{top}{name}"), target]))
+        .collect();
+    c.python_tarball(&c.commit, &serde_json::json!([entries]))
+}
+
 #[test]
 fn a_tarball_entry_climbing_out_with_dotdot_fails_item_5() {
-    let c = Channel::new();
-    let top = c.top();
-    let bytes = c.python_tarball(
-        &c.commit,
-        &serde_json::json!([[
-            ["file", format!("{top}a"), ""],
-            ["file", format!("{top}../evil"), ""]
-        ]]),
-    );
-    let out = c.verify_tarball("dotdot.tar.gz", &bytes);
-    assert_exit(&out, 1);
+    let (c, out) = verify_hostile("dotdot.tar.gz", |c| {
+        under_top(c, &[("file", "a", ""), ("file", "../evil", "")])
+    });
     assert!(item(&out, 4).starts_with("✓ pass"), "{}", stdout(&out));
     insta::assert_snapshot!("hostile_dotdot", c.ctx.transcript(&out));
 }
 
 #[test]
 fn a_tarball_under_another_prefix_fails_item_5() {
-    let c = Channel::new();
-    let other = format!("other-{}/", c.id);
-    let bytes = c.python_tarball(
-        &c.commit,
-        &serde_json::json!([[
-            ["dir", other.clone(), ""],
-            ["file", format!("{other}a"), ""]
-        ]]),
-    );
-    let out = c.verify_tarball("other.tar.gz", &bytes);
-    assert_exit(&out, 1);
+    let (c, out) = verify_hostile("other.tar.gz", |c| {
+        let other = format!("other-{}/", c.id);
+        c.python_tarball(
+            &c.commit,
+            &serde_json::json!([[
+                ["dir", other.clone(), ""],
+                ["file", format!("{other}a"), ""]
+            ]]),
+        )
+    });
     insta::assert_snapshot!("hostile_other_prefix", c.ctx.transcript(&out));
 }
 
 #[test]
 fn a_tarball_of_another_commit_fails_item_5() {
-    let c = Channel::new();
-    let bytes = c.python_tarball(
-        "0123456789abcdef0123456789abcdef01234567",
-        &serde_json::json!([[["file", format!("{}a", c.top()), ""]]]),
-    );
-    let out = c.verify_tarball("commit.tar.gz", &bytes);
-    assert_exit(&out, 1);
+    let (c, out) = verify_hostile("commit.tar.gz", |c| {
+        c.python_tarball(
+            "0123456789abcdef0123456789abcdef01234567",
+            &serde_json::json!([[["file", format!("{}a", c.top()), ""]]]),
+        )
+    });
     insta::assert_snapshot!("hostile_other_commit", c.ctx.transcript(&out));
 }
 
 #[test]
 fn a_tarball_with_an_absolute_symlink_fails_item_5() {
-    let c = Channel::new();
-    let top = c.top();
-    let bytes = c.python_tarball(
-        &c.commit,
-        &serde_json::json!([[
-            ["file", format!("{top}a"), ""],
-            ["symlink", format!("{top}passwd"), "/etc/passwd"]
-        ]]),
-    );
-    let out = c.verify_tarball("abs-link.tar.gz", &bytes);
-    assert_exit(&out, 1);
+    let (c, out) = verify_hostile("abs-link.tar.gz", |c| {
+        under_top(
+            c,
+            &[("file", "a", ""), ("symlink", "passwd", "/etc/passwd")],
+        )
+    });
     insta::assert_snapshot!("hostile_absolute_symlink", c.ctx.transcript(&out));
 }
 
 #[test]
 fn a_tarball_with_a_symlink_leaving_the_tree_fails_item_5() {
-    let c = Channel::new();
-    let top = c.top();
-    let bytes = c.python_tarball(
-        &c.commit,
-        &serde_json::json!([[
-            ["dir", format!("{top}d"), ""],
-            ["symlink", format!("{top}d/l"), "../../../x"]
-        ]]),
-    );
-    let out = c.verify_tarball("up-link.tar.gz", &bytes);
-    assert_exit(&out, 1);
+    let (c, out) = verify_hostile("up-link.tar.gz", |c| {
+        under_top(c, &[("dir", "d", ""), ("symlink", "d/l", "../../../x")])
+    });
     insta::assert_snapshot!("hostile_symlink_leaving", c.ctx.transcript(&out));
 }
 
@@ -284,17 +282,9 @@ fn a_tarball_with_a_symlink_leaving_the_tree_fails_item_5() {
 /// extracts it that way.
 #[test]
 fn a_symlink_leaving_the_tree_through_another_symlink_fails_item_5() {
-    let c = Channel::new();
-    let top = c.top();
-    let bytes = c.python_tarball(
-        &c.commit,
-        &serde_json::json!([[
-            ["symlink", format!("{top}a"), "."],
-            ["symlink", format!("{top}a/a/t"), "../.."]
-        ]]),
-    );
-    let out = c.verify_tarball("link-chain.tar.gz", &bytes);
-    assert_exit(&out, 1);
+    let (_, out) = verify_hostile("link-chain.tar.gz", |c| {
+        under_top(c, &[("symlink", "a", "."), ("symlink", "a/a/t", "../..")])
+    });
     assert!(item(&out, 5).starts_with("✗ FAIL  5."), "{}", stdout(&out));
 }
 
@@ -302,40 +292,40 @@ fn a_symlink_leaving_the_tree_through_another_symlink_fails_item_5() {
 /// file; an entry hidden in a second member must be inspected too.
 #[test]
 fn an_entry_hidden_in_a_second_gzip_member_fails_item_5() {
-    let c = Channel::new();
-    let top = c.top();
-    let bytes = c.python_tarball(
-        &c.commit,
-        &serde_json::json!([
-            [["file", format!("{top}a"), ""]],
-            [["file", "../../evil", ""]]
-        ]),
-    );
-    // Python, as a device would, sees both entries.
-    let listing = c
-        .ctx
-        .tool("python3")
-        .args([
-            "-c",
-            "import io, sys, tarfile; print([m.name for m in tarfile.open(fileobj=io.BytesIO(sys.stdin.buffer.read()), mode='r:gz')])",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write as _;
-            child.stdin.take().unwrap().write_all(&bytes)?;
-            child.wait_with_output()
-        })
-        .unwrap();
-    assert_eq!(
-        stdout(&listing),
-        format!("['{top}a', '../../evil']\n"),
-        "{}",
-        stderr(&listing)
-    );
-    let out = c.verify_tarball("two-members.tar.gz", &bytes);
-    assert_exit(&out, 1);
+    let (_, out) = verify_hostile("two-members.tar.gz", |c| {
+        let top = c.top();
+        let bytes = c.python_tarball(
+            &c.commit,
+            &serde_json::json!([
+                [["file", format!("{top}a"), ""]],
+                [["file", "../../evil", ""]]
+            ]),
+        );
+        // Python, as a device would, sees both entries.
+        let listing = c
+            .ctx
+            .tool("python3")
+            .args([
+                "-c",
+                "import io, sys, tarfile; print([m.name for m in tarfile.open(fileobj=io.BytesIO(sys.stdin.buffer.read()), mode='r:gz')])",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write as _;
+                child.stdin.take().unwrap().write_all(&bytes)?;
+                child.wait_with_output()
+            })
+            .unwrap();
+        assert_eq!(
+            stdout(&listing),
+            format!("['{top}a', '../../evil']\n"),
+            "{}",
+            stderr(&listing)
+        );
+        bytes
+    });
     assert!(
         item(&out, 5).starts_with("✗ FAIL  5.") && item(&out, 5).contains("../../evil"),
         "{}",
@@ -345,9 +335,7 @@ fn an_entry_hidden_in_a_second_gzip_member_fails_item_5() {
 
 #[test]
 fn a_file_that_is_not_gzip_fails_item_5() {
-    let c = Channel::new();
-    let out = c.verify_tarball("plain.tar.gz", b"plain bytes, not gzip\n");
-    assert_exit(&out, 1);
+    let (c, out) = verify_hostile("plain.tar.gz", |_| b"plain bytes, not gzip\n".to_vec());
     assert!(
         item(&out, 5).contains("not a well-formed tar.gz"),
         "{}",
@@ -533,33 +521,31 @@ fn an_http_404_fails_item_3() {
     assert_eq!(server.requests().len(), 1, "a 404 is not retried");
 }
 
-#[test]
-fn two_http_500s_are_retried() {
+/// Serves the release after `faults`: `verify` passes after `requests` requests.
+fn passes_after(faults: &[Fault], requests: usize) -> Output {
     let (c, server) = served();
-    server.inject([Fault::Status(500), Fault::Status(500)]);
+    server.inject(faults.iter().cloned());
     let out = c.verify(&[]);
     assert_exit(&out, 0);
-    assert_eq!(server.requests(), vec![request_line(&c); 3]);
+    assert_eq!(server.requests(), vec![request_line(&c); requests]);
+    out
+}
+
+#[test]
+fn two_http_500s_are_retried() {
+    let out = passes_after(&[Fault::Status(500), Fault::Status(500)], 3);
     assert!(item(&out, 4).starts_with("✓ pass"), "{}", stdout(&out));
 }
 
 #[test]
 fn a_connection_reset_is_retried() {
-    let (c, server) = served();
-    server.inject([Fault::Reset]);
-    let out = c.verify(&[]);
-    assert_exit(&out, 0);
-    assert_eq!(server.requests(), vec![request_line(&c); 2]);
+    let out = passes_after(&[Fault::Reset], 2);
     assert!(item(&out, 5).starts_with("✓ pass"), "{}", stdout(&out));
 }
 
 #[test]
 fn a_429_with_retry_after_is_retried() {
-    let (c, server) = served();
-    server.inject([Fault::RateLimited]);
-    let out = c.verify(&[]);
-    assert_exit(&out, 0);
-    assert_eq!(server.requests(), vec![request_line(&c); 2]);
+    let out = passes_after(&[Fault::RateLimited], 2);
     assert!(item(&out, 4).starts_with("✓ pass"), "{}", stdout(&out));
 }
 
