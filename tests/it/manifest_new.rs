@@ -4,11 +4,12 @@
 //! openssl in each test's temp folder; key ids in transcripts are `[KEYID]`.
 
 use std::os::unix::fs::MetadataExt;
+use std::process::Command;
 
 use sha2::{Digest as _, Sha256};
 
 use crate::otactl_snapshot;
-use crate::support::assert::assert_no_secret;
+use crate::support::assert::{assert_exit, assert_no_secret};
 use crate::support::fixture::{ID, MANIFEST, MIN, SHA, release_url};
 use crate::support::keys::{hex, openssl_key};
 use crate::support::manifest::{
@@ -79,45 +80,47 @@ fn new_sign_verify_round_trip() {
     assert_signed_by(&signed, &key);
 }
 
-#[test]
-fn new_refuses_an_earlier_build() {
+/// A working folder whose stable manifest `manifest new` wrote with `flags` and an
+/// openssl key signed; returns it and the signed bytes.
+fn over_signed(flags: &[&str]) -> (TestContext, Vec<u8>) {
     let ctx = TestContext::new();
     let key = openssl_key(&ctx, "release");
-    let before = signed_stable(&ctx, &key, &[]);
-    let mut cmd = new_cmd(&ctx, "stable", "20260115-1613-9121078", SHA);
-    let out = otactl_snapshot!(ctx, cmd, "new_earlier_build");
-    assert_eq!(out.status.code(), Some(4));
+    let before = signed_stable(&ctx, &key, flags);
+    (ctx, before)
+}
+
+/// Runs `cmd`, which must be refused (exit 4, transcript `snapshot`), and checks that
+/// the stable manifest still holds `before`.
+fn assert_refused(ctx: &TestContext, mut cmd: Command, snapshot: &str, before: &[u8]) {
+    let out = otactl_snapshot!(ctx, cmd, snapshot);
+    assert_exit(&out, 4);
     assert_eq!(std::fs::read(ctx.path(MANIFEST)).unwrap(), before);
+}
+
+#[test]
+fn new_refuses_an_earlier_build() {
+    let (ctx, before) = over_signed(&[]);
+    let cmd = new_cmd(&ctx, "stable", "20260115-1613-9121078", SHA);
+    assert_refused(&ctx, cmd, "new_earlier_build", &before);
 }
 
 #[test]
 fn new_refuses_another_commit_in_the_same_minute() {
-    let ctx = TestContext::new();
-    let key = openssl_key(&ctx, "release");
-    let before = signed_stable(&ctx, &key, &[]);
-    let mut cmd = new_cmd(&ctx, "stable", "20260115-1614-aaaaaaa", SHA);
-    let out = otactl_snapshot!(ctx, cmd, "new_same_minute");
-    assert_eq!(out.status.code(), Some(4));
-    assert_eq!(std::fs::read(ctx.path(MANIFEST)).unwrap(), before);
+    let (ctx, before) = over_signed(&[]);
+    let cmd = new_cmd(&ctx, "stable", "20260115-1614-aaaaaaa", SHA);
+    assert_refused(&ctx, cmd, "new_same_minute", &before);
 }
 
 #[test]
 fn new_refuses_another_artifact_under_the_same_build_id() {
-    let ctx = TestContext::new();
-    let key = openssl_key(&ctx, "release");
-    let before = signed_stable(&ctx, &key, &[]);
-    let other = "a".repeat(64);
-    let mut cmd = new_cmd(&ctx, "stable", ID, &other);
-    let out = otactl_snapshot!(ctx, cmd, "new_same_build_other_artifact");
-    assert_eq!(out.status.code(), Some(4));
-    assert_eq!(std::fs::read(ctx.path(MANIFEST)).unwrap(), before);
+    let (ctx, before) = over_signed(&[]);
+    let cmd = new_cmd(&ctx, "stable", ID, &"a".repeat(64));
+    assert_refused(&ctx, cmd, "new_same_build_other_artifact", &before);
 }
 
 #[test]
 fn new_leaves_a_signed_file_with_the_same_content_untouched() {
-    let ctx = TestContext::new();
-    let key = openssl_key(&ctx, "release");
-    let before = signed_stable(&ctx, &key, &["--min-build-id", MIN, "--notes", "n"]);
+    let (ctx, before) = over_signed(&["--min-build-id", MIN, "--notes", "n"]);
     let inode = std::fs::metadata(ctx.path(MANIFEST)).unwrap().ino();
     // The same build again, a minute later (another `created_utc`), same flags.
     let mut cmd = new_cmd(&ctx, "stable", ID, SHA);
@@ -129,16 +132,16 @@ fn new_leaves_a_signed_file_with_the_same_content_untouched() {
     assert_eq!(std::fs::metadata(ctx.path(MANIFEST)).unwrap().ino(), inode);
 }
 
+/// A later build than the signed stable manifest's.
+const LATER: &str = "20260116-0900-bbbbbbb";
+
 #[test]
 fn new_keeps_the_current_min_build_id() {
-    let ctx = TestContext::new();
-    let key = openssl_key(&ctx, "release");
-    signed_stable(&ctx, &key, &["--min-build-id", MIN]);
-    let later = "20260116-0900-bbbbbbb";
-    let out = run(&mut new_cmd(&ctx, "stable", later, SHA));
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (ctx, _) = over_signed(&["--min-build-id", MIN]);
+    let out = run(&mut new_cmd(&ctx, "stable", LATER, SHA));
+    assert_exit(&out, 0);
     let value = read_json(&ctx, MANIFEST);
-    assert_eq!(value["build_id"], later);
+    assert_eq!(value["build_id"], LATER);
     assert_eq!(value["min_build_id"], MIN);
     // A new manifest is unsigned: the old signature does not cover it.
     assert!(value.get("signature").is_none());
@@ -147,25 +150,18 @@ fn new_keeps_the_current_min_build_id() {
 
 #[test]
 fn new_raises_min_build_id_when_asked() {
-    let ctx = TestContext::new();
-    let key = openssl_key(&ctx, "release");
-    signed_stable(&ctx, &key, &["--min-build-id", MIN]);
-    let later = "20260116-0900-bbbbbbb";
-    let out = run(new_cmd(&ctx, "stable", later, SHA).args(["--min-build-id", ID]));
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (ctx, _) = over_signed(&["--min-build-id", MIN]);
+    let out = run(new_cmd(&ctx, "stable", LATER, SHA).args(["--min-build-id", ID]));
+    assert_exit(&out, 0);
     assert_eq!(read_json(&ctx, MANIFEST)["min_build_id"], ID);
 }
 
 #[test]
 fn new_refuses_a_lower_min_build_id() {
-    let ctx = TestContext::new();
-    let key = openssl_key(&ctx, "release");
-    let before = signed_stable(&ctx, &key, &["--min-build-id", MIN]);
-    let mut cmd = new_cmd(&ctx, "stable", "20260116-0900-bbbbbbb", SHA);
+    let (ctx, before) = over_signed(&["--min-build-id", MIN]);
+    let mut cmd = new_cmd(&ctx, "stable", LATER, SHA);
     cmd.args(["--min-build-id", "20251101-0000-1a2b3c4"]);
-    let out = otactl_snapshot!(ctx, cmd, "new_lower_min_build_id");
-    assert_eq!(out.status.code(), Some(4));
-    assert_eq!(std::fs::read(ctx.path(MANIFEST)).unwrap(), before);
+    assert_refused(&ctx, cmd, "new_lower_min_build_id", &before);
 }
 
 #[test]
@@ -226,19 +222,8 @@ fn new_names_the_bad_flag_and_writes_nothing() {
 fn new_accepts_plain_http_only_for_a_loopback_host() {
     let ctx = TestContext::new();
     let loopback = format!("http://127.0.0.1:8080/releases/{ID}/fw.bin");
-    let out = run(ctx.otactl().args([
-        "manifest",
-        "new",
-        "--channel",
-        "canary",
-        "--build-id",
-        ID,
-        "--url",
-        &loopback,
-        "--sha256",
-        SHA,
-    ]));
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = run(&mut new_at(&ctx, "canary", &loopback, &["--sha256", SHA]));
+    assert_exit(&out, 0);
     assert_eq!(
         read_json(&ctx, "channels/canary/manifest.json")["artifact"]["url"],
         loopback.as_str()
@@ -280,19 +265,13 @@ fn new_from_file_takes_a_gzip_tarball_for_a_source_tarball() {
     let bytes = std::fs::read(ctx.path("evse-src.tar.gz")).unwrap();
     assert_eq!(bytes[..2], [0x1f, 0x8b], "tar czf writes gzip");
     let digest = hex(&Sha256::digest(&bytes));
-    let out = run(ctx.otactl().args([
-        "manifest",
-        "new",
-        "--channel",
+    let out = run(&mut new_at(
+        &ctx,
         "staging",
-        "--build-id",
-        ID,
-        "--url",
         &release_url(ID),
-        "--from-file",
-        "evse-src.tar.gz",
-    ]));
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        &["--from-file", "evse-src.tar.gz"],
+    ));
+    assert_exit(&out, 0);
     let value = read_json(&ctx, "channels/staging/manifest.json");
     assert_eq!(value["artifact"]["sha256"], digest.as_str());
     assert_eq!(value["artifact"]["kind"], "source-tar");
@@ -303,20 +282,9 @@ fn new_warns_when_the_url_names_another_release() {
     let ctx = TestContext::new();
     ctx.write("fw.bin", b"firmware image bytes");
     let url = "https://ota.example.com/r/x/fw.bin";
-    let out = run(ctx.otactl().args([
-        "manifest",
-        "new",
-        "--channel",
-        "canary",
-        "--build-id",
-        ID,
-        "--url",
-        url,
-        "--from-file",
-        "fw.bin",
-    ]));
+    let out = run(&mut new_at(&ctx, "canary", url, &["--from-file", "fw.bin"]));
     // Written all the same: the release may be published under that folder later.
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     assert!(
         stderr(&out).contains(&format!("warning: `--url`: `artifact.url` points into the folder `x`, but `build_id` is `{ID}`; `otactl verify` will fail item 2")),
         "{}",
@@ -332,22 +300,23 @@ fn new_warns_when_the_url_names_another_release() {
 fn new_refuses_a_sha256_that_contradicts_from_file() {
     let ctx = TestContext::new();
     ctx.write("fw.bin", b"firmware image bytes\n");
-    let mut cmd = ctx.otactl();
-    cmd.args([
-        "manifest",
-        "new",
-        "--channel",
+    let url = format!("https://github.com/o/r/releases/download/{ID}/fw.bin");
+    let mut cmd = new_at(
+        &ctx,
         "stable",
-        "--build-id",
-        ID,
-        "--url",
-        &format!("https://github.com/o/r/releases/download/{ID}/fw.bin"),
-        "--from-file",
-        "fw.bin",
-        "--sha256",
-        SHA,
-    ]);
+        &url,
+        &["--from-file", "fw.bin", "--sha256", SHA],
+    );
     let out = otactl_snapshot!(ctx, cmd, "new_from_file_contradicting_sha256");
     assert_eq!(out.status.code(), Some(2));
     assert!(!ctx.path("channels").exists());
+}
+
+/// `manifest new --channel CHANNEL --build-id ID --url URL` and `rest`.
+fn new_at(ctx: &TestContext, channel: &str, url: &str, rest: &[&str]) -> Command {
+    let mut cmd = ctx.otactl();
+    cmd.args(["manifest", "new", "--channel", channel, "--build-id", ID])
+        .args(["--url", url])
+        .args(rest);
+    cmd
 }
