@@ -78,6 +78,18 @@ pub fn openssl_public(ctx: &TestContext, private: &Path, public: &Path) {
     );
 }
 
+/// `openssl pkey` of a PEM key file into DER: the private key, or (`public`) the
+/// public key of an SPKI file.
+pub fn openssl_der(ctx: &TestContext, pem: &Path, der: &Path, public: bool) {
+    let mut args = vec!["pkey"];
+    if public {
+        args.push("-pubin");
+    }
+    args.extend(["-in", pem.to_str().unwrap(), "-outform", "DER"]);
+    args.extend(["-out", der.to_str().unwrap()]);
+    ctx.run_tool("openssl", &args);
+}
+
 /// An Ed25519 key pair, `[TEMP]/keys/NAME.pem` and `NAME.pub.pem`, with its raw public
 /// key and key id worked out from the SPKI file.
 pub fn openssl_key(ctx: &TestContext, name: &str) -> Key {
