@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
+use crate::support::assert::assert_exit;
 use crate::support::proc::{Running, feed_fifo, mkfifo, wait_until};
 use crate::support::{TestContext, fixtures, manifest_json, require_tool, stderr, stdout};
 
@@ -90,13 +91,7 @@ fn assert_signed_by_test_key(ctx: &TestContext) {
         .arg(test_pubkey())
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_exit(&out, 0);
 }
 
 // ---------------------------------------------------------------------------------
@@ -148,7 +143,7 @@ fn generate_creates_the_private_key_0600_from_the_first_byte() {
         .arg(&public)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     let log = std::fs::read_to_string(&trace).unwrap();
     let calls = calls(&log);
 
@@ -235,13 +230,7 @@ fn generate_resolves_dot_dot_after_a_symlink_on_disk() {
         ])
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(4),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_exit(&out, 4);
     assert!(
         stderr(&out).contains("refusing to write a private key to `link/../k.pem`")
             && stderr(&out).contains("inside the git work tree"),
@@ -275,7 +264,7 @@ fn generate_resolves_dot_dot_after_a_symlink_on_disk() {
         ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     assert_eq!(names(&ctx.root().join("elsewhere")), ["deep", "k.pem"]);
     assert_eq!(mode(&ctx.root().join("elsewhere/k.pem")), 0o600);
 }
@@ -342,7 +331,7 @@ fn sign_reads_the_key_from_a_fifo() {
     let key = test_key();
     let _writer = feed_fifo(&fifo, "exec cat \"$1\"", &[key.to_str().unwrap()]);
     let (out, _) = Running::spawn(&mut sign_with(&ctx, &fifo)).wait_for(HUNG);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     assert_no_secret(&key, &out);
     assert_signed_by_test_key(&ctx);
 
@@ -355,7 +344,7 @@ fn sign_reads_the_key_from_a_fifo() {
         .arg(MANIFEST)
         .arg(&key);
     let (out, _) = Running::spawn(&mut cmd).wait_for(HUNG);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     assert_signed_by_test_key(&ctx);
 }
 
@@ -437,7 +426,7 @@ fn config_is_read_from_a_fifo() {
         SHA,
     ]);
     let (out, _) = Running::spawn(&mut cmd).wait_for(HUNG);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     assert!(
         ctx.read("channels/beta/manifest.json")
             .contains("\"channel\": \"beta\"")

@@ -8,6 +8,7 @@ use std::process::Output;
 use serde::Deserialize;
 
 use crate::otactl_snapshot;
+use crate::support::assert::assert_exit;
 use crate::support::{TestContext, fixtures, stderr, stdout};
 
 /// `key show --format json`.
@@ -114,7 +115,7 @@ fn generate_writes_a_key_pair_that_openssl_reads() {
     let private = ctx.root().join("secret/k.pem");
     let public = PathBuf::from("keys/ota_pubkey.pem");
     let out = generate(&ctx, &private, &public).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
 
     // stdout is the key id and nothing else.
     let key_id = stdout(&out).trim_end().to_owned();
@@ -176,7 +177,7 @@ fn generate_writes_a_key_pair_that_openssl_reads() {
         .output()
         .unwrap();
     for shown in [&shown_private, &shown_public] {
-        assert_eq!(shown.status.code(), Some(0), "{}", stderr(shown));
+        assert_exit(shown, 0);
         assert_eq!(stdout(shown), public_pem);
         assert_no_secret(&private_pem, shown);
     }
@@ -210,12 +211,12 @@ fn generate_refuses_a_private_key_inside_a_git_work_tree() {
     let out = generate(&ctx, &ctx.path("a/b/c/k.pem"), &public)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert_exit(&out, 4);
     let out = generate(&ctx, Path::new("repo/k.pem"), &public)
         .current_dir(ctx.root())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert_exit(&out, 4);
     assert!(
         stderr(&out).contains("refusing to write a private key to `repo/k.pem`"),
         "{}",
@@ -230,7 +231,7 @@ fn generate_refuses_a_private_key_inside_a_git_work_tree() {
     let out = generate(&ctx, &linked.join("k.pem"), &public)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert_exit(&out, 4);
 
     // Nothing was written: no key, no folder, no temporary file.
     assert_eq!(names(&ctx.cwd), [".git"]);
@@ -254,13 +255,7 @@ fn generate_sees_through_dot_dot_into_a_work_tree() {
     .current_dir(&outside)
     .output()
     .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(4),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_exit(&out, 4);
     assert!(
         stderr(&out).contains("inside the git work tree"),
         "{}",
@@ -322,7 +317,7 @@ fn generate_refuses_one_file_for_both_halves() {
     let ctx = TestContext::new();
     let both = ctx.root().join("secret/k.pem");
     let out = generate(&ctx, &both, &both).output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_exit(&out, 2);
     assert!(stderr(&out).contains("--public"), "{}", stderr(&out));
     assert!(!ctx.root().join("secret").exists());
 }

@@ -73,7 +73,7 @@ impl Repo {
             .args(["--public", "keys/ota_pubkey.pem"])
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_exit(&out, 0);
         let key_id = stdout(&out).trim().to_owned();
         assert_eq!(key_id.len(), 16);
         ctx.write("otactl.toml", config);
@@ -96,7 +96,7 @@ impl Repo {
             .arg(&self.private)
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_exit(&out, 0);
     }
 
     /// Writes and signs `channels/CHANNEL/manifest.json`.
@@ -456,7 +456,7 @@ fn no_strict_keys_turns_an_unknown_key_into_a_warning() {
         .args(["--no-strict-keys", "lint", "--format", "json"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     let report: LintJson = serde_json::from_slice(&out.stdout).unwrap();
     assert!(report.ok);
     assert_eq!((report.errors, report.warnings), (0, 1));
@@ -637,7 +637,7 @@ fn a_private_key_configured_as_trusted_is_reported_and_never_printed() {
     );
 
     let out = repo.lint(&[]);
-    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_exit(&out, 1);
     assert!(
         stdout(&out).lines().any(|l| l
             == "error: keys/private.pem: trusted key file is a private key; a trusted key file must hold only the public key"),
@@ -772,13 +772,7 @@ fn a_path_that_does_not_exist_is_a_usage_error() {
     // A misspelt PATH in CI must not look like a manifest that failed its checks.
     let repo = signed_repo();
     let out = repo.lint(&["channels/stabel/manifest.json"]);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_exit(&out, 2);
     assert!(
         stderr(&out).contains("channels/stabel/manifest.json"),
         "{}",
@@ -930,7 +924,7 @@ fn config_flag_uses_another_configuration() {
         manifest_json("stable", STABLE, None, "unsigned"),
     );
     let out = repo.lint(&[]);
-    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_exit(&out, 0);
 
     let out = repo.snapshot(
         "config_flag",
@@ -948,7 +942,7 @@ fn config_flag_uses_another_configuration() {
         .args(["-C", "repo", "lint", "--config", "strict.toml"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_exit(&out, 1);
     assert!(
         stdout(&out).contains(
             "error: channels/stable/manifest.json: the manifest is not signed, and signatures are required"

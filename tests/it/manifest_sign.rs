@@ -79,7 +79,7 @@ fn sign_prefers_the_flag_then_the_pem_text_then_the_key_file() {
     let out = run(sign_cmd(&ctx, MANIFEST, &flag)
         .env("OTACTL_SIGNING_KEY", &text.pem)
         .env("OTACTL_SIGNING_KEY_FILE", &file.private));
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     assert_signed_by(&ctx.read(MANIFEST), &flag);
     for key in [&flag, &text, &file] {
         assert_no_secret(&key.pem, &out);
@@ -88,7 +88,7 @@ fn sign_prefers_the_flag_then_the_pem_text_then_the_key_file() {
     let out = run(sign_env_cmd(&ctx)
         .env("OTACTL_SIGNING_KEY", &text.pem)
         .env("OTACTL_SIGNING_KEY_FILE", &file.private));
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     assert_signed_by(&ctx.read(MANIFEST), &text);
     for key in [&flag, &text, &file] {
         assert_no_secret(&key.pem, &out);
@@ -135,7 +135,7 @@ fn sign_out_writes_elsewhere_and_leaves_the_input_unchanged() {
     assert_house_layout(&signed);
     assert_signed_by(&signed, &key);
     let out = run(&mut verify_cmd(&ctx, "signed.json", &key.public));
-    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_exit(&out, 0);
 }
 
 #[test]
@@ -184,7 +184,7 @@ fn sign_refuses_a_key_the_repository_does_not_trust() {
     assert_eq!(ctx.read(MANIFEST), before);
     // The trusted key signs.
     let out = run(&mut sign_cmd(&ctx, MANIFEST, &trusted));
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     assert_no_secret(&trusted.pem, &out);
     assert_signed_by(&ctx.read(MANIFEST), &trusted);
 }
@@ -195,7 +195,7 @@ fn sign_again_is_a_no_op() {
     let key = openssl_key(&ctx, "release");
     unsigned_stable(&ctx);
     let out = run(&mut sign_cmd(&ctx, MANIFEST, &key));
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     let signed = std::fs::read(ctx.path(MANIFEST)).unwrap();
     let inode = std::fs::metadata(ctx.path(MANIFEST)).unwrap().ino();
     let out = run(&mut sign_cmd(&ctx, MANIFEST, &key));
@@ -278,11 +278,11 @@ fn openssl_keys_sign_and_verify_end_to_end() {
     );
     unsigned_stable(&ctx);
     let out = run(&mut sign_cmd(&ctx, MANIFEST, &key));
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     assert_no_secret(&key.pem, &out);
     assert_signed_by(&ctx.read(MANIFEST), &key);
     let out = run(verify_cmd(&ctx, MANIFEST, &key.public).arg("--require-signature"));
-    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_exit(&out, 0);
     assert_eq!(
         stdout(&out),
         format!(
@@ -315,7 +315,7 @@ fn der_keys_sign_and_verify_end_to_end() {
     // The DER public key verifies; so does the PEM one (same key).
     for public in [&public_der, &key.public] {
         let out = run(verify_cmd(&ctx, MANIFEST, public).arg("--require-signature"));
-        assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+        assert_exit(&out, 0);
         assert!(stdout(&out).contains(&format!("signed by key {}", key.id)));
     }
 }

@@ -9,6 +9,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 
 use crate::otactl_snapshot;
+use crate::support::assert::assert_exit;
 use crate::support::fixture::{ID, MANIFEST, release_url};
 use crate::support::keys::{SPKI_PREFIX, openssl_key};
 use crate::support::manifest::{run, sign_ok, transcript_keys, unsigned_stable, verify_cmd};
@@ -56,7 +57,7 @@ fn verify_fails_a_signature_by_another_key() {
     let out = run(verify_cmd(&ctx, MANIFEST, &key.public)
         .arg("--pubkey")
         .arg(&other.public));
-    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_exit(&out, 0);
     assert!(stdout(&out).contains(&format!("signed by key {}", other.id)));
 }
 
@@ -95,7 +96,7 @@ fn verify_follows_signing_require_in_otactl_toml() {
     // Once signed with the trusted key, the configured key verifies it.
     sign_ok(&ctx, &key);
     let out = run(ctx.otactl().args(["manifest", "verify", MANIFEST]));
-    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_exit(&out, 0);
     assert!(stdout(&out).contains(&format!("signed by key {}", key.id)));
 }
 
@@ -239,6 +240,6 @@ fn verify_refuses_a_weak_public_key() {
     let out = run(verify_cmd(&ctx, MANIFEST, &key.public)
         .arg("--pubkey")
         .arg(&weak));
-    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert_exit(&out, 2);
     assert!(stderr(&out).contains("weak"), "{}", stderr(&out));
 }

@@ -15,6 +15,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use sha2::{Digest, Sha256};
 
+use crate::support::assert::assert_exit;
 use crate::support::{TestContext, stderr, stdout};
 
 /// `-----BEGIN {label}-----`, put together at run time.
@@ -550,6 +551,6 @@ fn look_alikes_in_source_and_docs_let_the_build_through() {
     ];
     let src = repo(&ctx, &files);
     let out = otactl_tar(&ctx, &src);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     assert!(ctx.path("out.tar.gz").is_file());
 }

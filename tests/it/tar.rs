@@ -115,7 +115,7 @@ fn build_id(ctx: &TestContext, src: &Path, reference: &str) -> String {
         .args(["--ref", reference])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     stdout(&out).trim().to_owned()
 }
 
@@ -291,7 +291,7 @@ fn byte_identical_on_this_repository() {
         .arg(&out_file)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     let id = build_id(&ctx, repo, "HEAD");
     let theirs = ctx.git_in(
         repo,

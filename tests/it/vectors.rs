@@ -4,6 +4,7 @@
 
 use serde::Deserialize;
 
+use crate::support::assert::assert_exit;
 use crate::support::{TestContext, fixtures, stderr};
 
 #[derive(Deserialize)]
@@ -138,7 +139,7 @@ fn otactl_signs_what_python_signed() {
         .arg(fixtures().join("vectors/rfc8032-test1.private.pem"))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     let signed = object(&ctx.read("channels/stable/manifest.json"));
     assert_eq!(signed["signature"], python_signature);
     assert_eq!(

@@ -9,10 +9,10 @@ use std::process::{Command, Output};
 use base64::Engine as _;
 use serde::Serialize as _;
 
-use super::assert::assert_no_secret;
+use super::assert::{assert_exit, assert_no_secret};
 use super::fixture::{ID, MANIFEST, MIN, SHA, release_url};
 use super::keys::Key;
-use super::{TestContext, manifest_json, stderr};
+use super::{TestContext, manifest_json};
 
 /// The transcript with the key ids replaced by names.
 pub fn transcript_keys(ctx: &TestContext, out: &Output, keys: &[(&Key, &str)]) -> String {
@@ -65,7 +65,7 @@ pub fn verify_cmd(ctx: &TestContext, file: &str, public: &Path) -> Command {
 /// Writes the current stable manifest with `new` and signs it; returns its bytes.
 pub fn signed_stable(ctx: &TestContext, key: &Key, extra: &[&str]) -> Vec<u8> {
     let out = run(new_cmd(ctx, "stable", ID, SHA).args(extra));
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     sign_ok(ctx, key);
     std::fs::read(ctx.path(MANIFEST)).unwrap()
 }
@@ -73,7 +73,7 @@ pub fn signed_stable(ctx: &TestContext, key: &Key, extra: &[&str]) -> Vec<u8> {
 /// Signs the stable manifest with `--key`, which must succeed without printing the key.
 pub fn sign_ok(ctx: &TestContext, key: &Key) {
     let out = run(&mut sign_cmd(ctx, MANIFEST, key));
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     assert_no_secret(&key.pem, &out);
 }
 
