@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use crate::support::assert::{assert_exit_case, assert_not_printed};
+use crate::support::files;
 use crate::support::fixture::{ID, MANIFEST, SHA, release_url};
 use crate::support::keys::openssl_key;
 use crate::support::proc::Running;
@@ -317,10 +318,6 @@ fn signing_key(ctx: &TestContext) -> PathBuf {
     openssl_key(ctx, "release").private
 }
 
-fn mode_of(path: &Path) -> u32 {
-    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
-}
-
 fn set_mode(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
@@ -344,7 +341,7 @@ fn manifest_sign_keeps_the_mode_of_the_file_it_replaces() {
         assert_exit_case(&out, 0, &format!("sign in place, mode {mode:o}"));
         assert!(ctx.read(MANIFEST).contains("\"signature\""));
         assert_eq!(
-            format!("{:o}", mode_of(&ctx.path(MANIFEST))),
+            format!("{:o}", files::mode(&ctx.path(MANIFEST))),
             format!("{mode:o}"),
             "in place"
         );
@@ -358,12 +355,12 @@ fn manifest_sign_keeps_the_mode_of_the_file_it_replaces() {
         assert_exit_case(&out, 0, &format!("sign --out, mode {mode:o}"));
         assert!(ctx.read("signed.json").contains("\"signature\""));
         assert_eq!(
-            format!("{:o}", mode_of(&ctx.path("signed.json"))),
+            format!("{:o}", files::mode(&ctx.path("signed.json"))),
             format!("{mode:o}"),
             "--out over an existing file"
         );
         assert_eq!(
-            mode_of(&ctx.path(MANIFEST)),
+            files::mode(&ctx.path(MANIFEST)),
             0o644,
             "the input is untouched"
         );
@@ -381,13 +378,13 @@ fn manifest_sign_keeps_the_mode_of_the_file_it_replaces() {
     );
     assert_exit_case(&out, 0, "manifest new over a 0640 manifest");
     assert!(ctx.read(MANIFEST).contains("20260115-1700-abcdef0"));
-    assert_eq!(mode_of(&ctx.path(MANIFEST)), 0o640, "manifest new");
+    assert_eq!(files::mode(&ctx.path(MANIFEST)), 0o640, "manifest new");
     // `--out` to a new file: the mode any new file gets.
     let out = sign(&["--out", "new.json"]);
     assert_exit_case(&out, 0, "sign --out to a new file");
     let probe = ctx.path("probe");
     std::fs::write(&probe, b"").unwrap();
-    assert_eq!(mode_of(&ctx.path("new.json")), mode_of(&probe));
+    assert_eq!(files::mode(&ctx.path("new.json")), files::mode(&probe));
 }
 
 // ---- Finding 5: C1 controls and bidirectional overrides in any string ----

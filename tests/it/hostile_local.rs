@@ -5,63 +5,23 @@
 //! temporary files and exit 130 and 143.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-use crate::support::assert::assert_exit;
+use crate::support::assert::{assert_exit, assert_no_secret};
+use crate::support::files::{mode, names, temp_files};
+use crate::support::fixture::{ID, MANIFEST, SHA, release_url, test_private_key, test_public_key};
 use crate::support::proc::{Running, feed_fifo, mkfifo, wait_until};
-use crate::support::{TestContext, fixtures, manifest_json, require_tool, stderr, stdout};
+use crate::support::{TestContext, manifest_json, require_tool, stderr, stdout};
 
-const ID: &str = "20260115-1614-9121078";
-const SHA: &str = "3f0c2b4a9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a";
-const MANIFEST: &str = "channels/stable/manifest.json";
 /// How long a test lets otactl run before it counts as hung: far above the 10 s
 /// deadline for pipes, so that a slow machine never fails a test.
 const HUNG: Duration = Duration::from_secs(90);
 
-fn test_key() -> PathBuf {
-    fixtures().join("vectors/rfc8032-test1.private.pem")
-}
-
-fn test_pubkey() -> PathBuf {
-    fixtures().join("vectors/rfc8032-test1.public.pem")
-}
-
-fn mode(path: &Path) -> u32 {
-    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
-}
-
-/// The names in a folder, sorted.
-fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
-fn temp_files(dir: &Path) -> Vec<String> {
-    names(dir)
-        .into_iter()
-        .filter(|n| n.starts_with(".otactl-") && Path::new(n).extension() == Some("tmp".as_ref()))
-        .collect()
-}
-
-/// Panics when any base64 line of a private key file shows up in the output.
-fn assert_no_secret(key_file: &Path, out: &Output) {
-    let key = std::fs::read_to_string(key_file).unwrap();
-    let printed = format!("{}{}", stdout(out), stderr(out));
-    for line in key
-        .lines()
-        .filter(|l| !l.starts_with("-----") && l.len() > 8)
-    {
-        assert!(
-            !printed.contains(line),
-            "private key material was printed:\n{printed}"
-        );
-    }
+/// Panics when any part of the private key in `key_file` shows up in the output.
+fn assert_key_not_printed(key_file: &Path, out: &Output) {
+    assert_no_secret(&std::fs::read_to_string(key_file).unwrap(), out);
 }
 
 /// A valid unsigned manifest at `MANIFEST`; returns its text.
@@ -88,7 +48,7 @@ fn assert_signed_by_test_key(ctx: &TestContext) {
             "--require-signature",
             "--pubkey",
         ])
-        .arg(test_pubkey())
+        .arg(test_public_key())
         .output()
         .unwrap();
     assert_exit(&out, 0);
@@ -217,19 +177,15 @@ fn generate_resolves_dot_dot_after_a_symlink_on_disk() {
     std::fs::create_dir_all(&outside).unwrap();
     std::os::unix::fs::symlink(ctx.path("sub"), outside.join("link")).unwrap();
 
-    let out = ctx
-        .otactl()
-        .current_dir(&outside)
-        .args([
-            "key",
-            "generate",
-            "--private",
-            "link/../k.pem",
-            "--public",
-            "pub.pem",
-        ])
-        .output()
-        .unwrap();
+    let generate = || {
+        ctx.otactl()
+            .current_dir(&outside)
+            .args(["key", "generate", "--private", "link/../k.pem"])
+            .args(["--public", "pub.pem"])
+            .output()
+            .unwrap()
+    };
+    let out = generate();
     assert_exit(&out, 4);
     assert!(
         stderr(&out).contains("refusing to write a private key to `link/../k.pem`")
@@ -251,19 +207,7 @@ fn generate_resolves_dot_dot_after_a_symlink_on_disk() {
     std::fs::create_dir_all(&elsewhere).unwrap();
     std::fs::remove_file(outside.join("link")).unwrap();
     std::os::unix::fs::symlink(&elsewhere, outside.join("link")).unwrap();
-    let out = ctx
-        .otactl()
-        .current_dir(&outside)
-        .args([
-            "key",
-            "generate",
-            "--private",
-            "link/../k.pem",
-            "--public",
-            "pub.pem",
-        ])
-        .output()
-        .unwrap();
+    let out = generate();
     assert_exit(&out, 0);
     assert_eq!(names(&ctx.root().join("elsewhere")), ["deep", "k.pem"]);
     assert_eq!(mode(&ctx.root().join("elsewhere/k.pem")), 0o600);
@@ -313,7 +257,7 @@ fn openssh_private_key_gets_the_dedicated_message() {
         // It says how to get a key otactl reads, and no decoder noise.
         assert!(err.contains("otactl key generate"), "{what}: {err}");
         assert!(!err.contains("Base64"), "{what}: {err}");
-        assert_no_secret(&key, out);
+        assert_key_not_printed(&key, out);
     }
     assert_eq!(ctx.read(MANIFEST), manifest);
     assert!(temp_files(&ctx.path("channels/stable")).is_empty());
@@ -328,11 +272,11 @@ fn sign_reads_the_key_from_a_fifo() {
     unsigned_manifest(&ctx);
     let fifo = ctx.root().join("key.fifo");
     mkfifo(&fifo);
-    let key = test_key();
+    let key = test_private_key();
     let _writer = feed_fifo(&fifo, "exec cat \"$1\"", &[key.to_str().unwrap()]);
     let (out, _) = Running::spawn(&mut sign_with(&ctx, &fifo)).wait_for(HUNG);
     assert_exit(&out, 0);
-    assert_no_secret(&key, &out);
+    assert_key_not_printed(&key, &out);
     assert_signed_by_test_key(&ctx);
 
     // `--key <(…)`, as a shell hands over a secret from a password store.
@@ -358,7 +302,7 @@ fn sign_gives_up_on_a_fifo_that_never_ends_after_ten_seconds() {
     // This one gets the whole key, but its writer never closes it.
     let open = ctx.root().join("open.fifo");
     mkfifo(&open);
-    let key = test_key();
+    let key = test_private_key();
     let _writer = feed_fifo(
         &open,
         "cat \"$1\" && exec sleep 120",
@@ -379,7 +323,7 @@ fn sign_gives_up_on_a_fifo_that_never_ends_after_ten_seconds() {
             "gave up after {elapsed:?}"
         );
         assert!(stdout(&out).is_empty());
-        assert_no_secret(&key, &out);
+        assert_key_not_printed(&key, &out);
     }
     assert_eq!(ctx.read(MANIFEST), manifest);
     assert!(temp_files(&ctx.path("channels/stable")).is_empty());
@@ -421,7 +365,7 @@ fn config_is_read_from_a_fifo() {
         "--build-id",
         ID,
         "--url",
-        &format!("https://github.com/o/r/releases/download/{ID}/evse-src-{ID}.tar.gz"),
+        &release_url(ID),
         "--sha256",
         SHA,
     ]);
@@ -440,13 +384,15 @@ fn config_is_read_from_a_fifo() {
 fn sigterm_during_tar_removes_the_temporary_file_and_exits_143() {
     let ctx = TestContext::new();
     let src = ctx.path("src");
-    std::fs::create_dir_all(&src).unwrap();
-    ctx.git_in(&src, &["init", "-q", "-b", "main"]);
-    std::fs::write(src.join("README.md"), "# gated\n").unwrap();
-    std::fs::write(src.join("gated.txt"), "held back by a smudge filter\n").unwrap();
-    std::fs::write(src.join(".gitattributes"), "gated.txt filter=gate\n").unwrap();
-    ctx.git_in(&src, &["add", "-A"]);
-    ctx.git_in(&src, &["commit", "-q", "-m", "first"]);
+    ctx.git_repo(
+        &src,
+        "first",
+        &[
+            ("README.md", "# gated\n"),
+            ("gated.txt", "held back by a smudge filter\n"),
+            (".gitattributes", "gated.txt filter=gate\n"),
+        ],
+    );
     // git archive runs the smudge filter of `gated.txt`: it says it started, then
     // waits (at most a minute) until the test lets it go.
     let gate = ctx.root().join("gate.sh");

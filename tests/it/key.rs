@@ -8,7 +8,8 @@ use std::process::Output;
 use serde::Deserialize;
 
 use crate::otactl_snapshot;
-use crate::support::assert::assert_exit;
+use crate::support::assert::{assert_exit, assert_no_secret};
+use crate::support::files::{mode, names, temp_files};
 use crate::support::{TestContext, fixtures, stderr, stdout};
 
 /// `key show --format json`.
@@ -24,26 +25,6 @@ struct ShowJson {
 /// The base64 body of a PEM file: what must never be printed for a private key.
 fn pem_body(pem: &str) -> String {
     pem.lines().filter(|l| !l.starts_with("-----")).collect()
-}
-
-/// Panics when any base64 line of the private PEM shows up in the output.
-fn assert_no_secret(private_pem: &str, out: &Output) {
-    let printed = format!("{}{}", stdout(out), stderr(out));
-    let flat: String = printed.split_whitespace().collect();
-    for line in private_pem
-        .lines()
-        .filter(|l| !l.starts_with("-----") && !l.trim().is_empty())
-    {
-        assert!(
-            !printed.contains(line),
-            "private key material was printed:\n{printed}"
-        );
-    }
-    let body = pem_body(private_pem);
-    assert!(
-        body.is_empty() || !flat.contains(&body),
-        "private key material was printed:\n{printed}"
-    );
 }
 
 /// The key id as SPEC 2.3 defines it, computed with openssl alone: the first 16 hex
@@ -73,31 +54,14 @@ fn openssl_key_id(ctx: &TestContext, public_pem: &Path) -> String {
     hex[..16].to_owned()
 }
 
-/// The names in a folder.
-fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 /// Panics when a folder holds a temporary file of an atomic write.
 fn assert_no_temp_files(dir: &Path) {
-    if dir.exists() {
-        let found = names(dir);
-        assert!(
-            found.iter().all(|n| !n.starts_with(".otactl-")
-                && Path::new(n).extension().is_none_or(|e| e != "tmp")),
-            "temporary files left in {}: {found:?}",
-            dir.display()
-        );
-    }
-}
-
-fn mode(path: &Path) -> u32 {
-    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    let found = temp_files(dir);
+    assert!(
+        found.is_empty(),
+        "temporary files left in {}: {found:?}",
+        dir.display()
+    );
 }
 
 fn generate(ctx: &TestContext, private: &Path, public: &Path) -> std::process::Command {

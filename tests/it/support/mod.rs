@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod assert;
+pub mod files;
 pub mod fixture;
 pub mod git;
 pub mod hostile_http;
