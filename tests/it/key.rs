@@ -10,6 +10,7 @@ use serde::Deserialize;
 use crate::otactl_snapshot;
 use crate::support::assert::{assert_exit, assert_no_secret};
 use crate::support::files::{mode, names, temp_files};
+use crate::support::keys::{openssl_der, openssl_genpkey, openssl_public};
 use crate::support::{TestContext, fixtures, stderr, stdout};
 
 /// `key show --format json`.
@@ -71,6 +72,14 @@ fn generate(ctx: &TestContext, private: &Path, public: &Path) -> std::process::C
         .arg("--public")
         .arg(public);
     cmd
+}
+
+/// Runs `cmd`, which must refuse to write (exit 4) and print nothing on stdout.
+fn refused(cmd: &mut std::process::Command) -> Output {
+    let out = cmd.output().unwrap();
+    assert_exit(&out, 4);
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    out
 }
 
 #[test]
@@ -172,15 +181,8 @@ fn generate_refuses_a_private_key_inside_a_git_work_tree() {
     assert!(stdout(&out).is_empty());
 
     // The same, named absolutely, deeper down, and from outside the work tree.
-    let out = generate(&ctx, &ctx.path("a/b/c/k.pem"), &public)
-        .output()
-        .unwrap();
-    assert_exit(&out, 4);
-    let out = generate(&ctx, Path::new("repo/k.pem"), &public)
-        .current_dir(ctx.root())
-        .output()
-        .unwrap();
-    assert_exit(&out, 4);
+    refused(&mut generate(&ctx, &ctx.path("a/b/c/k.pem"), &public));
+    let out = refused(generate(&ctx, Path::new("repo/k.pem"), &public).current_dir(ctx.root()));
     assert!(
         stderr(&out).contains("refusing to write a private key to `repo/k.pem`"),
         "{}",
@@ -192,10 +194,7 @@ fn generate_refuses_a_private_key_inside_a_git_work_tree() {
     let linked = ctx.root().join("linked");
     ctx.run_tool("git", &["worktree", "add", "-q", linked.to_str().unwrap()]);
     assert!(linked.join(".git").is_file());
-    let out = generate(&ctx, &linked.join("k.pem"), &public)
-        .output()
-        .unwrap();
-    assert_exit(&out, 4);
+    refused(&mut generate(&ctx, &linked.join("k.pem"), &public));
 
     // Nothing was written: no key, no folder, no temporary file.
     assert_eq!(names(&ctx.cwd), [".git"]);
@@ -211,15 +210,14 @@ fn generate_sees_through_dot_dot_into_a_work_tree() {
     ctx.git_init();
     let outside = ctx.root().join("outside");
     std::fs::create_dir_all(&outside).unwrap();
-    let out = generate(
-        &ctx,
-        Path::new("../nothing/../repo/k.pem"),
-        Path::new("pub.pem"),
-    )
-    .current_dir(&outside)
-    .output()
-    .unwrap();
-    assert_exit(&out, 4);
+    let out = refused(
+        generate(
+            &ctx,
+            Path::new("../nothing/../repo/k.pem"),
+            Path::new("pub.pem"),
+        )
+        .current_dir(&outside),
+    );
     assert!(
         stderr(&out).contains("inside the git work tree"),
         "{}",
@@ -302,37 +300,11 @@ fn show_json(ctx: &TestContext, file: &str) -> (ShowJson, Output) {
 #[test]
 fn show_reads_openssl_keys_in_pem_and_der() {
     let ctx = TestContext::new();
-    let openssl = |args: &[&str]| {
-        ctx.run_tool("openssl", args);
-    };
-    openssl(&["genpkey", "-algorithm", "ed25519", "-out", "private.pem"]);
-    openssl(&[
-        "pkey",
-        "-in",
-        "private.pem",
-        "-outform",
-        "DER",
-        "-out",
-        "private.der",
-    ]);
-    openssl(&[
-        "pkey",
-        "-in",
-        "private.pem",
-        "-pubout",
-        "-out",
-        "public.pem",
-    ]);
-    openssl(&[
-        "pkey",
-        "-pubin",
-        "-in",
-        "public.pem",
-        "-outform",
-        "DER",
-        "-out",
-        "public.der",
-    ]);
+    let path = |name: &str| ctx.path(name);
+    openssl_genpkey(&ctx, "ed25519", &path("private.pem"));
+    openssl_der(&ctx, &path("private.pem"), &path("private.der"), false);
+    openssl_public(&ctx, &path("private.pem"), &path("public.pem"));
+    openssl_der(&ctx, &path("public.pem"), &path("public.der"), true);
     let private_pem = ctx.read("private.pem");
     let public_pem = ctx.read("public.pem");
     let key_id = openssl_key_id(&ctx, &ctx.path("public.pem"));
@@ -373,41 +345,19 @@ fn show_reads_openssl_keys_in_pem_and_der() {
 #[test]
 fn show_explains_files_that_are_not_ed25519_keys() {
     let ctx = TestContext::new();
-    let openssl = |args: &[&str]| {
-        ctx.run_tool("openssl", args);
-    };
+    let path = |name: &str| ctx.path(name);
     ctx.write("notes.txt", "these are release notes, not a key\n");
-    openssl(&[
-        "genpkey",
-        "-algorithm",
-        "RSA",
-        "-pkeyopt",
-        "rsa_keygen_bits:1024",
-        "-out",
-        "rsa.pem",
-    ]);
-    openssl(&[
-        "pkcs8", "-topk8", "-nocrypt", "-in", "rsa.pem", "-outform", "DER", "-out", "rsa.der",
-    ]);
-    openssl(&[
-        "pkey",
-        "-in",
-        "rsa.pem",
-        "-pubout",
-        "-out",
-        "rsa-public.pem",
-    ]);
-    openssl(&[
-        "genpkey",
-        "-algorithm",
-        "EC",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-out",
-        "ec.pem",
-    ]);
-    openssl(&["pkey", "-in", "ec.pem", "-pubout", "-out", "ec-public.pem"]);
-    openssl(&["genpkey", "-algorithm", "ed448", "-out", "ed448.pem"]);
+    openssl_genpkey(&ctx, "rsa", &path("rsa.pem"));
+    ctx.run_tool(
+        "openssl",
+        &[
+            "pkcs8", "-topk8", "-nocrypt", "-in", "rsa.pem", "-outform", "DER", "-out", "rsa.der",
+        ],
+    );
+    openssl_public(&ctx, &path("rsa.pem"), &path("rsa-public.pem"));
+    openssl_genpkey(&ctx, "ec", &path("ec.pem"));
+    openssl_public(&ctx, &path("ec.pem"), &path("ec-public.pem"));
+    openssl_genpkey(&ctx, "ed448", &path("ed448.pem"));
 
     let mut all = String::new();
     for (file, algorithm) in [
