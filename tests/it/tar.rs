@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use crate::otactl_snapshot;
-use crate::support::assert::assert_exit;
+use crate::support::assert::{assert_exit, assert_exit_case, assert_not_printed};
+use crate::support::files::names;
 use crate::support::{TestContext, stderr, stdout};
 
 /// A source repository at `ctx.path("src")` with every kind of entry git archives.
@@ -385,22 +386,8 @@ fn build_id_flag_must_name_the_commit() {
 /// A one-commit repository holding `rel` with `content`.
 fn repo_with(ctx: &TestContext, rel: &str, content: &[u8]) -> PathBuf {
     let src = ctx.path("secret-src");
-    std::fs::create_dir_all(src.join(rel).parent().unwrap()).unwrap();
-    std::fs::write(src.join("main.c"), b"int main(void) { return 0; }\n").unwrap();
-    std::fs::write(src.join(rel), content).unwrap();
-    for args in [
-        &["init", "-q", "-b", "main"][..],
-        &["add", "-A"],
-        &["commit", "-q", "-m", "x"],
-    ] {
-        let out = ctx
-            .tool("git")
-            .current_dir(&src)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", stderr(&out));
-    }
+    let main: &[u8] = b"int main(void) { return 0; }\n";
+    ctx.git_repo(&src, "x", &[("main.c", main), (rel, content)]);
     src
 }
 
@@ -437,63 +424,35 @@ fn secrets_refuse_the_build_and_are_never_printed() {
     for (rel, content, secret) in &cases {
         let ctx = TestContext::new();
         let src = repo_with(&ctx, rel, content.as_bytes());
-        let out = ctx
-            .otactl()
-            .arg("tar")
-            .arg("--source")
-            .arg(&src)
-            .args(["--name", "app", "-o", "out.tar.gz"])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(4), "{rel}: {}", stderr(&out));
+        let tar = |extra: &[&str]| {
+            ctx.otactl()
+                .arg("tar")
+                .arg("--source")
+                .arg(&src)
+                .args(["--name", "app", "-o", "out.tar.gz"])
+                .args(extra)
+                .output()
+                .unwrap()
+        };
+        let out = tar(&[]);
+        assert_exit_case(&out, 4, rel);
         assert!(
             !ctx.path("out.tar.gz").exists(),
             "{rel}: a tarball was written"
         );
         assert!(!ctx.path("out.tar.gz.sha256").exists());
-        let leftovers: Vec<_> = std::fs::read_dir(&ctx.cwd)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
         assert_eq!(
-            leftovers,
-            [std::ffi::OsString::from("secret-src")],
+            names(&ctx.cwd),
+            ["secret-src"],
             "{rel}: temporary files left behind"
         );
-        let all = format!("{}{}", stdout(&out), stderr(&out));
-        assert!(!all.contains(secret), "{rel}: the secret value was printed");
+        assert_not_printed(&out, &[secret]);
         table.push_str(&format!("--- {rel}\n{}", ctx.filter(&stderr(&out))));
         // Let through by --allow-secret, and by allow_secrets in otactl.toml.
-        let out = ctx
-            .otactl()
-            .arg("tar")
-            .arg("--source")
-            .arg(&src)
-            .args(["--name", "app", "-o", "out.tar.gz", "--allow-secret", rel])
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{rel} allowed: {}",
-            stderr(&out)
-        );
+        assert_exit_case(&tar(&["--allow-secret", rel]), 0, &format!("{rel} allowed"));
         std::fs::remove_file(ctx.path("out.tar.gz")).unwrap();
         ctx.write("otactl.toml", format!("allow_secrets = [\"{rel}\"]\n"));
-        let out = ctx
-            .otactl()
-            .arg("tar")
-            .arg("--source")
-            .arg(&src)
-            .args(["--name", "app", "-o", "out.tar.gz"])
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{rel} allowed by config: {}",
-            stderr(&out)
-        );
+        assert_exit_case(&tar(&[]), 0, &format!("{rel} allowed by config"));
     }
     insta::assert_snapshot!("secret_refusals", table);
 }
