@@ -97,6 +97,16 @@ fn verify_in_ci(ctx: &TestContext, ci: &str, extra: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Points the `canary` manifest at a server that redirects every request to
+/// `location`; returns the server and `verify`'s output, which must exit `code`.
+fn verify_redirected(ctx: &TestContext, location: String, code: i32) -> (HostileServer, Output) {
+    let redirect = HostileServer::start(Behaviour::Redirect { location });
+    manifest(ctx, &redirect.url(&asset_route()), SHA);
+    let out = verify(ctx, &[]);
+    assert_exit(&out, code);
+    (redirect, out)
+}
+
 fn ports(text: &str, servers: &[&HostileServer]) -> String {
     servers.iter().fold(text.to_owned(), |t, s| {
         t.replace(&format!(":{}", s.port), ":[PORT]")
@@ -277,16 +287,12 @@ fn a_redirect_to_0_0_0_0_is_refused_before_connecting() {
     let ctx = repo();
     // Were the redirect followed, Linux would connect `0.0.0.0:PORT` to this listener.
     let listener = HostileServer::start(Behaviour::Silent);
-    let redirect = HostileServer::start(Behaviour::Redirect {
-        location: format!(
-            "http://0.0.0.0:{}/{}?token=hunter2",
-            listener.port,
-            asset_route()
-        ),
-    });
-    manifest(&ctx, &redirect.url(&asset_route()), SHA);
-    let out = verify(&ctx, &[]);
-    assert_exit(&out, 1);
+    let location = format!(
+        "http://0.0.0.0:{}/{}?token=hunter2",
+        listener.port,
+        asset_route()
+    );
+    let (redirect, out) = verify_redirected(&ctx, location, 1);
     let line = ports(&item(&out, 3), &[&listener, &redirect]);
     assert_eq!(
         line,
@@ -340,12 +346,7 @@ fn a_redirect_carrying_credentials_is_refused_and_never_printed() {
 #[test]
 fn a_redirect_to_a_file_url_is_refused_and_not_retried() {
     let ctx = repo();
-    let redirect = HostileServer::start(Behaviour::Redirect {
-        location: "file:///etc/passwd".into(),
-    });
-    manifest(&ctx, &redirect.url(&asset_route()), SHA);
-    let out = verify(&ctx, &[]);
-    assert_exit(&out, 1);
+    let (redirect, out) = verify_redirected(&ctx, "file:///etc/passwd".into(), 1);
     let line = ports(&item(&out, 3), &[&redirect]);
     assert_eq!(
         line,
@@ -364,12 +365,7 @@ fn a_redirect_to_a_file_url_is_refused_and_not_retried() {
 #[test]
 fn endless_redirects_stop_at_ten_and_are_not_retried() {
     let ctx = repo();
-    let redirect = HostileServer::start(Behaviour::Redirect {
-        location: "{base}/again".into(),
-    });
-    manifest(&ctx, &redirect.url(&asset_route()), SHA);
-    let out = verify(&ctx, &[]);
-    assert_exit(&out, 3);
+    let (redirect, out) = verify_redirected(&ctx, "{base}/again".into(), 3);
     let line = ports(&item(&out, 3), &[&redirect]);
     assert_eq!(
         line,
