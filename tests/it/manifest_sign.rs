@@ -5,30 +5,37 @@
 
 use std::ffi::OsString;
 use std::os::unix::fs::MetadataExt;
-use std::process::Command;
+use std::process::{Command, Output};
 
 use crate::otactl_snapshot;
 use crate::support::assert::{assert_exit, assert_no_secret};
 use crate::support::fixture::{ID, MANIFEST};
-use crate::support::keys::{key_path, openssl_der, openssl_genpkey, openssl_key, pem_der};
+use crate::support::keys::{Key, key_path, openssl_der, openssl_genpkey, openssl_key, pem_der};
 use crate::support::manifest::{
-    assert_house_layout, assert_signed_by, run, sign_cmd, transcript_keys, unsigned_stable,
-    verify_cmd,
+    assert_house_layout, assert_signed_by, run, sign_cmd, transcript_keys, trust_key,
+    unsigned_stable, unsigned_with_key, verify_cmd,
 };
 use crate::support::{TestContext, manifest_json, stderr, stdout};
 
+/// Runs `cmd`, signing with `key`, asserts its transcript (the key id `[KEYID]`)
+/// against `snapshot` and that it prints no part of the key.
+fn sign_snapshot(ctx: &TestContext, cmd: &mut Command, key: &Key, snapshot: &str) -> Output {
+    let out = run(cmd);
+    insta::assert_snapshot!(snapshot, transcript_keys(ctx, &out, &[(key, "[KEYID]")]));
+    assert_no_secret(&key.pem, &out);
+    out
+}
+
 #[test]
 fn sign_takes_the_key_from_the_key_flag() {
-    let ctx = TestContext::new();
-    let key = openssl_key(&ctx, "release");
-    unsigned_stable(&ctx);
-    let out = run(&mut sign_cmd(&ctx, MANIFEST, &key));
-    insta::assert_snapshot!(
+    let (ctx, key) = unsigned_with_key();
+    let out = sign_snapshot(
+        &ctx,
+        &mut sign_cmd(&ctx, MANIFEST, &key),
+        &key,
         "sign_key_flag",
-        transcript_keys(&ctx, &out, &[(&key, "[KEYID]")])
     );
-    assert_eq!(out.status.code(), Some(0));
-    assert_no_secret(&key.pem, &out);
+    assert_exit(&out, 0);
     let text = ctx.read(MANIFEST);
     assert_house_layout(&text);
     assert_signed_by(&text, &key);
@@ -45,9 +52,7 @@ fn sign_env_cmd(ctx: &TestContext) -> Command {
 /// Signs a fresh stable manifest with a key handed over in `var` only (the PEM text,
 /// or the path of the file): it must succeed, name the key id and print no part of it.
 fn assert_signs_with_the_key_in(var: &str) {
-    let ctx = TestContext::new();
-    let key = openssl_key(&ctx, "release");
-    unsigned_stable(&ctx);
+    let (ctx, key) = unsigned_with_key();
     let value: OsString = match var {
         "OTACTL_SIGNING_KEY" => key.pem.clone().into(),
         _ => key.private.clone().into(),
@@ -118,18 +123,11 @@ fn sign_without_a_key_names_all_three_sources() {
 
 #[test]
 fn sign_out_writes_elsewhere_and_leaves_the_input_unchanged() {
-    let ctx = TestContext::new();
-    let key = openssl_key(&ctx, "release");
-    let before = unsigned_stable(&ctx);
+    let (ctx, key) = unsigned_with_key();
+    let before = ctx.read(MANIFEST);
     let mut cmd = sign_cmd(&ctx, MANIFEST, &key);
-    cmd.args(["--out", "signed.json"]);
-    let out = run(&mut cmd);
-    insta::assert_snapshot!(
-        "sign_out",
-        transcript_keys(&ctx, &out, &[(&key, "[KEYID]")])
-    );
-    assert_eq!(out.status.code(), Some(0));
-    assert_no_secret(&key.pem, &out);
+    let out = sign_snapshot(&ctx, cmd.args(["--out", "signed.json"]), &key, "sign_out");
+    assert_exit(&out, 0);
     assert_eq!(ctx.read(MANIFEST), before);
     let signed = ctx.read("signed.json");
     assert_house_layout(&signed);
@@ -148,13 +146,13 @@ fn sign_refuses_an_invalid_manifest() {
         1,
     );
     ctx.write(MANIFEST, &bad);
-    let out = run(&mut sign_cmd(&ctx, MANIFEST, &key));
-    insta::assert_snapshot!(
+    let out = sign_snapshot(
+        &ctx,
+        &mut sign_cmd(&ctx, MANIFEST, &key),
+        &key,
         "sign_invalid_manifest",
-        transcript_keys(&ctx, &out, &[(&key, "[KEYID]")])
     );
-    assert_eq!(out.status.code(), Some(2));
-    assert_no_secret(&key.pem, &out);
+    assert_exit(&out, 2);
     assert_eq!(ctx.read(MANIFEST), bad);
 }
 
@@ -163,12 +161,7 @@ fn sign_refuses_a_key_the_repository_does_not_trust() {
     let ctx = TestContext::new();
     let trusted = openssl_key(&ctx, "trusted");
     let other = openssl_key(&ctx, "other");
-    std::fs::create_dir_all(ctx.path("keys")).unwrap();
-    std::fs::copy(&trusted.public, ctx.path("keys/ota_pubkey.pem")).unwrap();
-    ctx.write(
-        "otactl.toml",
-        "[signing]\npublic_keys = [\"keys/ota_pubkey.pem\"]\n",
-    );
+    trust_key(&ctx, &trusted, false);
     let before = unsigned_stable(&ctx);
     let out = run(&mut sign_cmd(&ctx, MANIFEST, &other));
     insta::assert_snapshot!(
@@ -191,20 +184,18 @@ fn sign_refuses_a_key_the_repository_does_not_trust() {
 
 #[test]
 fn sign_again_is_a_no_op() {
-    let ctx = TestContext::new();
-    let key = openssl_key(&ctx, "release");
-    unsigned_stable(&ctx);
+    let (ctx, key) = unsigned_with_key();
     let out = run(&mut sign_cmd(&ctx, MANIFEST, &key));
     assert_exit(&out, 0);
     let signed = std::fs::read(ctx.path(MANIFEST)).unwrap();
     let inode = std::fs::metadata(ctx.path(MANIFEST)).unwrap().ino();
-    let out = run(&mut sign_cmd(&ctx, MANIFEST, &key));
-    insta::assert_snapshot!(
+    let out = sign_snapshot(
+        &ctx,
+        &mut sign_cmd(&ctx, MANIFEST, &key),
+        &key,
         "sign_again",
-        transcript_keys(&ctx, &out, &[(&key, "[KEYID]")])
     );
-    assert_eq!(out.status.code(), Some(0));
-    assert_no_secret(&key.pem, &out);
+    assert_exit(&out, 0);
     assert_eq!(std::fs::read(ctx.path(MANIFEST)).unwrap(), signed);
     assert_eq!(std::fs::metadata(ctx.path(MANIFEST)).unwrap().ino(), inode);
 }

@@ -11,16 +11,22 @@ use serde::Deserialize;
 use crate::otactl_snapshot;
 use crate::support::assert::assert_exit;
 use crate::support::fixture::{ID, MANIFEST, release_url};
-use crate::support::keys::{SPKI_PREFIX, openssl_key};
-use crate::support::manifest::{run, sign_ok, transcript_keys, unsigned_stable, verify_cmd};
+use crate::support::keys::{Key, SPKI_PREFIX, openssl_key};
+use crate::support::manifest::{
+    run, sign_ok, transcript_keys, trust_key, unsigned_stable, unsigned_with_key, verify_cmd,
+};
 use crate::support::{FindingJson, TestContext, manifest_json, stderr, stdout};
+
+/// [`unsigned_with_key`], signed with the key.
+fn signed_with_key() -> (TestContext, Key) {
+    let (ctx, key) = unsigned_with_key();
+    sign_ok(&ctx, &key);
+    (ctx, key)
+}
 
 #[test]
 fn verify_fails_a_field_changed_after_signing() {
-    let ctx = TestContext::new();
-    let key = openssl_key(&ctx, "release");
-    unsigned_stable(&ctx);
-    sign_ok(&ctx, &key);
+    let (ctx, key) = signed_with_key();
     let signed = ctx.read(MANIFEST);
     let tampered = signed.replacen(
         &format!("\"url\": \"{}\"", release_url(ID)),
@@ -63,9 +69,7 @@ fn verify_fails_a_signature_by_another_key() {
 
 #[test]
 fn verify_requires_a_signature_only_when_asked() {
-    let ctx = TestContext::new();
-    let key = openssl_key(&ctx, "release");
-    unsigned_stable(&ctx);
+    let (ctx, key) = unsigned_with_key();
     let out = run(&mut verify_cmd(&ctx, MANIFEST, &key.public));
     let mut text = format!("--- no flag\n{}", transcript_keys(&ctx, &out, &[]));
     assert_eq!(out.status.code(), Some(0));
@@ -80,15 +84,8 @@ fn verify_requires_a_signature_only_when_asked() {
 
 #[test]
 fn verify_follows_signing_require_in_otactl_toml() {
-    let ctx = TestContext::new();
-    let key = openssl_key(&ctx, "release");
-    std::fs::create_dir_all(ctx.path("keys")).unwrap();
-    std::fs::copy(&key.public, ctx.path("keys/ota_pubkey.pem")).unwrap();
-    ctx.write(
-        "otactl.toml",
-        "[signing]\npublic_keys = [\"keys/ota_pubkey.pem\"]\nrequire = true\n",
-    );
-    unsigned_stable(&ctx);
+    let (ctx, key) = unsigned_with_key();
+    trust_key(&ctx, &key, true);
     let mut cmd = ctx.otactl();
     cmd.args(["manifest", "verify", MANIFEST]);
     let out = otactl_snapshot!(ctx, cmd, "verify_required_by_config");
@@ -127,10 +124,7 @@ fn verify_json(
 
 #[test]
 fn verify_json_reports_the_result() {
-    let ctx = TestContext::new();
-    let key = openssl_key(&ctx, "release");
-    unsigned_stable(&ctx);
-    sign_ok(&ctx, &key);
+    let (ctx, key) = signed_with_key();
 
     let (code, report, out) = verify_json(&ctx, &key.public, &[]);
     assert_eq!(code, Some(0));
@@ -219,10 +213,7 @@ fn verify_json_reports_the_result() {
 
 #[test]
 fn verify_refuses_a_weak_public_key() {
-    let ctx = TestContext::new();
-    let key = openssl_key(&ctx, "release");
-    unsigned_stable(&ctx);
-    sign_ok(&ctx, &key);
+    let (ctx, key) = signed_with_key();
     // The identity point: small order, every signature "verifies" under lax checks.
     let mut der = SPKI_PREFIX.to_vec();
     der.push(0x01);

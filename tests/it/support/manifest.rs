@@ -139,3 +139,24 @@ pub fn unsigned_stable(ctx: &TestContext) -> String {
     ctx.write(MANIFEST, &text);
     text
 }
+
+/// A working folder with an openssl key pair `release` and an unsigned, valid stable
+/// manifest.
+pub fn unsigned_with_key() -> (TestContext, Key) {
+    let ctx = TestContext::new();
+    let key = super::keys::openssl_key(&ctx, "release");
+    unsigned_stable(&ctx);
+    (ctx, key)
+}
+
+/// Makes `key` the repository's trusted key (`keys/ota_pubkey.pem` in otactl.toml's
+/// `[signing] public_keys`), signatures required or not.
+pub fn trust_key(ctx: &TestContext, key: &Key, require: bool) {
+    std::fs::create_dir_all(ctx.path("keys")).unwrap();
+    std::fs::copy(&key.public, ctx.path("keys/ota_pubkey.pem")).unwrap();
+    let require = if require { "require = true\n" } else { "" };
+    ctx.write(
+        "otactl.toml",
+        format!("[signing]\npublic_keys = [\"keys/ota_pubkey.pem\"]\n{require}"),
+    );
+}
