@@ -24,6 +24,13 @@ fn assert_key_not_printed(key_file: &Path, out: &Output) {
     assert_no_secret(&std::fs::read_to_string(key_file).unwrap(), out);
 }
 
+/// A named pipe `[TEMP]/NAME`, outside the working folder.
+fn fifo_in(ctx: &TestContext, name: &str) -> std::path::PathBuf {
+    let path = ctx.root().join(name);
+    mkfifo(&path);
+    path
+}
+
 /// A valid unsigned manifest at `MANIFEST`; returns its text.
 fn unsigned_manifest(ctx: &TestContext) -> String {
     let text = manifest_json("stable", ID, None, "n");
@@ -270,8 +277,7 @@ fn openssh_private_key_gets_the_dedicated_message() {
 fn sign_reads_the_key_from_a_fifo() {
     let ctx = TestContext::new();
     unsigned_manifest(&ctx);
-    let fifo = ctx.root().join("key.fifo");
-    mkfifo(&fifo);
+    let fifo = fifo_in(&ctx, "key.fifo");
     let key = test_private_key();
     let _writer = feed_fifo(&fifo, "exec cat \"$1\"", &[key.to_str().unwrap()]);
     let (out, _) = Running::spawn(&mut sign_with(&ctx, &fifo)).wait_for(HUNG);
@@ -297,11 +303,9 @@ fn sign_gives_up_on_a_fifo_that_never_ends_after_ten_seconds() {
     let ctx = TestContext::new();
     let manifest = unsigned_manifest(&ctx);
     // Nobody ever opens this one for writing.
-    let silent = ctx.root().join("silent.fifo");
-    mkfifo(&silent);
+    let silent = fifo_in(&ctx, "silent.fifo");
     // This one gets the whole key, but its writer never closes it.
-    let open = ctx.root().join("open.fifo");
-    mkfifo(&open);
+    let open = fifo_in(&ctx, "open.fifo");
     let key = test_private_key();
     let _writer = feed_fifo(
         &open,
@@ -333,8 +337,7 @@ fn sign_gives_up_on_a_fifo_that_never_ends_after_ten_seconds() {
 fn sign_refuses_a_fifo_that_sends_more_than_the_limit() {
     let ctx = TestContext::new();
     let manifest = unsigned_manifest(&ctx);
-    let fifo = ctx.root().join("endless.fifo");
-    mkfifo(&fifo);
+    let fifo = fifo_in(&ctx, "endless.fifo");
     let _writer = feed_fifo(&fifo, "exec yes", &[]);
     let (out, _) = Running::spawn(&mut sign_with(&ctx, &fifo)).wait_for(HUNG);
     let err = stderr(&out);
@@ -433,13 +436,7 @@ fn sigterm_during_tar_removes_the_temporary_file_and_exits_143() {
     let (out, _) = run.wait_for(HUNG);
     std::fs::write(ctx.root().join("gate-open"), "").unwrap();
 
-    assert_eq!(
-        out.status.code(),
-        Some(143),
-        "{:?} {}",
-        out.status,
-        stderr(&out)
-    );
+    assert_exit(&out, 143);
     assert!(stdout(&out).is_empty());
     assert_eq!(names(&out_dir), ["evse.tar.gz", "evse.tar.gz.sha256"]);
     assert_eq!(ctx.read("out/evse.tar.gz"), "the earlier tarball\n");
@@ -450,8 +447,7 @@ fn sigterm_during_tar_removes_the_temporary_file_and_exits_143() {
 fn sigint_while_waiting_for_a_key_fifo_exits_130() {
     let ctx = TestContext::new();
     let manifest = unsigned_manifest(&ctx);
-    let fifo = ctx.root().join("key.fifo");
-    mkfifo(&fifo);
+    let fifo = fifo_in(&ctx, "key.fifo");
     // The writer opens the pipe (which waits for otactl to open it), says so, and
     // writes nothing.
     let opened = ctx.root().join("opened");
@@ -469,13 +465,7 @@ fn sigint_while_waiting_for_a_key_fifo_exits_130() {
     });
     run.signal("INT");
     let (out, _) = run.wait_for(HUNG);
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "{:?} {}",
-        out.status,
-        stderr(&out)
-    );
+    assert_exit(&out, 130);
     assert!(stdout(&out).is_empty());
     assert_eq!(ctx.read(MANIFEST), manifest);
     assert_eq!(names(&ctx.path("channels/stable")), ["manifest.json"]);

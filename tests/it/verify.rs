@@ -31,6 +31,17 @@ struct ItemJson {
     reason: String,
 }
 
+/// `verify` of `canary` with `extra`: exit `code`, the transcript is `snapshot`.
+fn verify_snapshot(c: &Channel, extra: &[&str], code: i32, snapshot: &str) {
+    assert_snapshot_exit(c, &c.verify(extra), code, snapshot);
+}
+
+/// Asserts exit `code` and the transcript against `snapshot`.
+fn assert_snapshot_exit(c: &Channel, out: &Output, code: i32, snapshot: &str) {
+    assert_exit(out, code);
+    insta::assert_snapshot!(snapshot, c.ctx.transcript(out));
+}
+
 // The local flow, end to end.
 
 #[test]
@@ -49,13 +60,9 @@ fn the_local_release_flow_passes_every_item() {
     c.manifest("canary", &url, &c.tarball, &[]);
 
     // `main` exists but holds no canary manifest yet: item 7 passes and says why.
-    let out = c.verify(&[]);
-    assert_exit(&out, 0);
-    insta::assert_snapshot!("flow_text", c.ctx.transcript(&out));
+    verify_snapshot(&c, &[], 0, "flow_text");
 
-    let out = c.verify(&["--format", "markdown"]);
-    assert_exit(&out, 0);
-    insta::assert_snapshot!("flow_markdown", c.ctx.transcript(&out));
+    verify_snapshot(&c, &["--format", "markdown"], 0, "flow_markdown");
 
     let out = c.verify(&["--format", "json"]);
     assert_exit(&out, 0);
@@ -111,6 +118,15 @@ fn the_local_release_flow_passes_every_item() {
     otactl_ok(&c.ctx, &["lint"]);
 }
 
+/// Publishes a firmware image under the build id and writes a signed manifest of
+/// `channel` for it.
+fn release_firmware(c: &Channel, channel: &str) {
+    let firmware = c.ctx.root().join("app.bin");
+    std::fs::write(&firmware, b"\x7fELF firmware image").unwrap();
+    let url = c.publish(&firmware, &["--build-id", &c.id]);
+    c.manifest(channel, &url, &firmware, &[]);
+}
+
 #[test]
 fn manifest_new_from_file_tells_a_source_tarball_from_firmware() {
     let c = Channel::new();
@@ -123,23 +139,15 @@ fn manifest_new_from_file_tells_a_source_tarball_from_firmware() {
     c.manifest("canary", &url, &c.tarball, &[]);
     assert_eq!(kind("canary"), "source-tar");
 
-    let firmware = c.ctx.root().join("app.bin");
-    std::fs::write(&firmware, b"\x7fELF firmware image").unwrap();
-    let url = c.publish(&firmware, &["--build-id", &c.id]);
-    c.manifest("staging", &url, &firmware, &[]);
+    release_firmware(&c, "staging");
     assert_eq!(kind("staging"), "firmware");
 }
 
 #[test]
 fn a_firmware_release_passes_with_the_tarball_item_skipped() {
     let c = Channel::new();
-    let firmware = c.ctx.root().join("app.bin");
-    std::fs::write(&firmware, b"\x7fELF firmware image").unwrap();
-    let url = c.publish(&firmware, &["--build-id", &c.id]);
-    c.manifest("canary", &url, &firmware, &[]);
-    let out = c.verify(&[]);
-    assert_exit(&out, 0);
-    insta::assert_snapshot!("firmware", c.ctx.transcript(&out));
+    release_firmware(&c, "canary");
+    verify_snapshot(&c, &[], 0, "firmware");
 }
 
 // Items 3 and 4: the artifact.
@@ -169,9 +177,7 @@ fn an_altered_payload_fails_item_4() {
 fn a_missing_published_file_fails_item_3_and_skips_4_and_5() {
     let c = Channel::released();
     std::fs::remove_file(c.published()).unwrap();
-    let out = c.verify(&[]);
-    assert_exit(&out, 1);
-    insta::assert_snapshot!("missing_file", c.ctx.transcript(&out));
+    verify_snapshot(&c, &[], 1, "missing_file");
 }
 
 #[test]
@@ -195,9 +201,7 @@ fn offline_skips_items_3_to_5_and_says_so() {
     let c = Channel::released();
     // Nothing is downloaded: a missing artifact does not matter.
     std::fs::remove_file(c.published()).unwrap();
-    let out = c.verify(&["--offline"]);
-    assert_exit(&out, 0);
-    insta::assert_snapshot!("offline", c.ctx.transcript(&out));
+    verify_snapshot(&c, &["--offline"], 0, "offline");
 }
 
 // Item 5: hostile tarballs.
@@ -358,9 +362,7 @@ fn an_earlier_build_than_on_main_fails_item_7() {
     std::fs::remove_file(c.ctx.path("channels/canary/manifest.json")).unwrap();
     let url = c.publish(&c.tarball, &[]);
     c.manifest("canary", &url, &c.tarball, &[]);
-    let out = c.verify(&[]);
-    assert_exit(&out, 1);
-    insta::assert_snapshot!("downgrade", c.ctx.transcript(&out));
+    verify_snapshot(&c, &[], 1, "downgrade");
 }
 
 #[test]
@@ -390,8 +392,7 @@ fn straight_to_stable() -> Channel {
 fn a_build_that_skipped_staging_warns_at_item_8() {
     let c = straight_to_stable();
     let out = c.verify_channel("stable", &[]);
-    assert_exit(&out, 0);
-    insta::assert_snapshot!("order_warn", c.ctx.transcript(&out));
+    assert_snapshot_exit(&c, &out, 0, "order_warn");
 }
 
 #[test]
@@ -468,16 +469,14 @@ fn github_format_prints_error_commands_and_appends_a_summary_table() {
 fn an_unknown_channel_is_a_usage_error() {
     let c = Channel::released();
     let out = c.verify_channel("nosuch", &[]);
-    assert_exit(&out, 2);
-    insta::assert_snapshot!("unknown_channel", c.ctx.transcript(&out));
+    assert_snapshot_exit(&c, &out, 2, "unknown_channel");
 }
 
 #[test]
 fn a_channel_without_a_manifest_is_a_usage_error() {
     let c = Channel::released();
     let out = c.verify_channel("stable", &[]);
-    assert_exit(&out, 2);
-    insta::assert_snapshot!("channel_without_manifest", c.ctx.transcript(&out));
+    assert_snapshot_exit(&c, &out, 2, "channel_without_manifest");
 }
 
 // Downloads over HTTP.

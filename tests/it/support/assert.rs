@@ -9,7 +9,8 @@ use base64::engine::general_purpose::STANDARD;
 use super::keys::hex;
 use super::{stderr, stdout};
 
-/// Panics, showing stdout and stderr, unless the command exited with `code`.
+/// Panics, showing how it ended, stdout and stderr, unless the command exited with
+/// `code`.
 pub fn assert_exit(out: &Output, code: i32) {
     assert_exit_case(out, code, "");
 }
@@ -19,7 +20,8 @@ pub fn assert_exit_case(out: &Output, code: i32, case: &str) {
     assert_eq!(
         out.status.code(),
         Some(code),
-        "{case}\nstdout:\n{}stderr:\n{}",
+        "{case}\n{:?}\nstdout:\n{}stderr:\n{}",
+        out.status,
         stdout(out),
         stderr(out)
     );
