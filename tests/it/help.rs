@@ -2,6 +2,7 @@
 
 use crate::otactl_snapshot;
 use crate::support::TestContext;
+use crate::support::fixture::{ID, MANIFEST};
 
 #[test]
 fn help_of_every_command() {
@@ -56,8 +57,8 @@ fn version() {
 fn color_quiet_and_verbose() {
     let ctx = TestContext::new();
     ctx.write(
-        "channels/stable/manifest.json",
-        crate::support::manifest_json("stable", "20260115-1614-9121078", None, "n")
+        MANIFEST,
+        crate::support::manifest_json("stable", ID, None, "n")
             .replace("\"notes\"", "\"x\": \"y\",\n  \"notes\""),
     );
     // Never colored off a terminal unless asked; `--color always` colors the labels.

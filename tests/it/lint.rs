@@ -10,12 +10,12 @@ use serde_json::Value;
 
 use crate::otactl_snapshot;
 use crate::support::assert::assert_exit;
+use crate::support::fixture::MIN;
 use crate::support::{FindingJson, TestContext, manifest_json, stderr, stdout};
 
 const CANARY: &str = "20260115-1614-9121078";
 const STAGING: &str = "20260114-1000-8888888";
 const STABLE: &str = "20260110-0800-7777777";
-const MIN: &str = "20251201-0930-1a2b3c4";
 
 /// The configuration of a repository whose devices require signatures.
 const SIGNED_CONFIG: &str = "[signing]\npublic_keys = [\"keys/ota_pubkey.pem\"]\nrequire = true\n";

@@ -209,7 +209,7 @@ pub fn manifest_json(
     let mut obj = serde_json::json!({
         "artifact": {
             "kind": "source-tar",
-            "sha256": "3f0c2b4a9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a",
+            "sha256": fixture::SHA,
             "url": format!("https://github.com/o/r/releases/download/{build_id}/evse-src-{build_id}.tar.gz"),
         },
         "build_id": build_id,
