@@ -2,6 +2,7 @@
 
 use crate::otactl_snapshot;
 use crate::support::TestContext;
+use crate::support::assert::assert_exit;
 use crate::support::fixture::{ID, MANIFEST};
 
 #[test]
@@ -36,11 +37,11 @@ fn usage_errors_exit_2() {
     let mut cmd = ctx.otactl();
     cmd.args(["manifest", "new", "--channel", "stable"]);
     let out = otactl_snapshot!(ctx, cmd, "usage_missing_flags");
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     let mut cmd = ctx.otactl();
     cmd.args(["frobnicate"]);
     let out = otactl_snapshot!(ctx, cmd, "usage_unknown_command");
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
 }
 
 #[test]

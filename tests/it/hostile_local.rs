@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-use crate::support::assert::{assert_exit, assert_no_secret};
+use crate::support::assert::{assert_exit, assert_exit_case, assert_no_secret};
 use crate::support::files::{mode, names, temp_files};
 use crate::support::fixture::{ID, MANIFEST, SHA, release_url, test_private_key, test_public_key};
 use crate::support::proc::{Running, feed_fifo, mkfifo, wait_until};
@@ -254,7 +254,7 @@ fn openssh_private_key_gets_the_dedicated_message() {
         .unwrap();
     let sign = sign_with(&ctx, &key).output().unwrap();
     for (what, out) in [("key show", &show), ("manifest sign", &sign)] {
-        assert_eq!(out.status.code(), Some(2), "{what}: {}", stderr(out));
+        assert_exit_case(&out, 2, what);
         assert!(stdout(out).is_empty(), "{what}: {}", stdout(out));
         let err = stderr(out);
         assert!(

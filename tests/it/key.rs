@@ -8,7 +8,7 @@ use std::process::Output;
 use serde::Deserialize;
 
 use crate::otactl_snapshot;
-use crate::support::assert::{assert_exit, assert_no_secret};
+use crate::support::assert::{assert_exit, assert_exit_case, assert_no_secret};
 use crate::support::files::{mode, names, temp_files};
 use crate::support::keys::{openssl_der, openssl_genpkey, openssl_public};
 use crate::support::{TestContext, fixtures, stderr, stdout};
@@ -177,7 +177,7 @@ fn generate_refuses_a_private_key_inside_a_git_work_tree() {
 
     let mut cmd = generate(&ctx, Path::new("secret/k.pem"), &public);
     let out = otactl_snapshot!(ctx, cmd, "generate_in_work_tree");
-    assert_eq!(out.status.code(), Some(4));
+    assert_exit(&out, 4);
     assert!(stdout(&out).is_empty());
 
     // The same, named absolutely, deeper down, and from outside the work tree.
@@ -243,7 +243,7 @@ fn generate_never_overwrites_an_existing_private_key() {
 
     let mut cmd = generate(&ctx, &private, Path::new("keys/ota_pubkey.pem"));
     let out = otactl_snapshot!(ctx, cmd, "generate_existing_private");
-    assert_eq!(out.status.code(), Some(4));
+    assert_exit(&out, 4);
     assert!(stdout(&out).is_empty());
     assert_eq!(
         std::fs::read_to_string(&private).unwrap(),
@@ -263,7 +263,7 @@ fn generate_never_overwrites_an_existing_public_key() {
 
     let mut cmd = generate(&ctx, &private, Path::new("keys/ota_pubkey.pem"));
     let out = otactl_snapshot!(ctx, cmd, "generate_existing_public");
-    assert_eq!(out.status.code(), Some(4));
+    assert_exit(&out, 4);
     assert!(stdout(&out).is_empty());
     assert_eq!(ctx.read("keys/ota_pubkey.pem"), "the key devices trust\n");
     // The private half must not be made when its public half cannot be written.
@@ -291,7 +291,7 @@ fn show_json(ctx: &TestContext, file: &str) -> (ShowJson, Output) {
         .args(["key", "show", "--format", "json", file])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{file}: {}", stderr(&out));
+    assert_exit_case(&out, 0, file);
     let shown: ShowJson = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{file}: {e}\n{}", stdout(&out)));
     (shown, out)
@@ -323,7 +323,7 @@ fn show_reads_openssl_keys_in_pem_and_der() {
         assert_no_secret(&private_pem, &out);
 
         let out = ctx.otactl().args(["key", "show", file]).output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{file}: {}", stderr(&out));
+        assert_exit_case(&out, 0, file);
         assert_eq!(stdout(&out), public_pem, "{file}");
         assert_eq!(
             stderr(&out),
@@ -407,6 +407,6 @@ fn show_refuses_a_weak_public_key() {
     let mut cmd = ctx.otactl();
     cmd.args(["key", "show"]).arg(&identity);
     let out = otactl_snapshot!(ctx, cmd, "show_weak_key");
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     assert!(stdout(&out).is_empty(), "{}", stdout(&out));
 }

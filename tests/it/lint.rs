@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::otactl_snapshot;
-use crate::support::assert::assert_exit;
+use crate::support::assert::{assert_exit, assert_no_secret, assert_text_has_no_secret};
 use crate::support::fixture::MIN;
 use crate::support::{FindingJson, TestContext, manifest_json, stderr, stdout};
 
@@ -152,16 +152,14 @@ impl Repo {
             + 1
     }
 
-    /// Panics when the output shows any line of the private key.
+    /// The PEM text of the private key.
+    fn private_pem(&self) -> String {
+        std::fs::read_to_string(&self.private).unwrap()
+    }
+
+    /// Panics when the output shows any part of the private key.
     fn assert_no_secret(&self, out: &Output) {
-        let private = std::fs::read_to_string(&self.private).unwrap();
-        let printed = format!("{}{}", stdout(out), stderr(out));
-        for line in private.lines().filter(|l| !l.starts_with("-----")) {
-            assert!(
-                !printed.contains(line),
-                "the private key was printed:\n{printed}"
-            );
-        }
+        assert_no_secret(&self.private_pem(), out);
     }
 }
 
@@ -232,10 +230,10 @@ fn a_signed_valid_repository_passes() {
         .map(|c| repo.ctx.read(&format!("channels/{c}/manifest.json")))
         .collect();
     let out = repo.snapshot("good", repo.ctx.otactl().arg("lint"));
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
 
     let (report, out) = repo.lint_json(&[]);
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
     assert!(report.ok);
     assert_eq!((report.errors, report.warnings), (0, 0));
     assert_eq!(
@@ -266,10 +264,10 @@ fn a_signed_valid_repository_passes() {
 fn every_problem_of_every_file_is_reported() {
     let repo = broken_repo();
     let out = repo.snapshot("broken", repo.ctx.otactl().arg("lint"));
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, 1);
 
     let (report, out) = repo.lint_json(&[]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, 1);
     assert_eq!(
         stderr(&out),
         "checked 4 manifests: 4 errors, 0 warnings\n",
@@ -448,7 +446,7 @@ fn no_strict_keys_turns_an_unknown_key_into_a_warning() {
         "no_strict_keys",
         repo.ctx.otactl().args(["lint", "--no-strict-keys"]),
     );
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
     // The flag is global: before the command too, and in JSON.
     let out = repo
         .ctx
@@ -490,7 +488,7 @@ fn github_format_prints_workflow_commands_and_appends_a_step_summary() {
     };
 
     let out = run();
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, 1);
     insta::assert_snapshot!("github", repo.transcript(&out));
     let lines: Vec<String> = stdout(&out).lines().map(str::to_owned).collect();
     assert_eq!(lines.len(), 4, "one workflow command per finding");
@@ -519,7 +517,7 @@ fn github_format_prints_workflow_commands_and_appends_a_step_summary() {
 
     // A second run appends the same table again.
     let again = run();
-    assert_eq!(again.status.code(), Some(1));
+    assert_exit(&again, 1);
     assert_eq!(stdout(&again), stdout(&out));
     let second = std::fs::read_to_string(&summary).unwrap();
     assert_eq!(second, format!("{first}{table}"));
@@ -527,7 +525,7 @@ fn github_format_prints_workflow_commands_and_appends_a_step_summary() {
     // Without `GITHUB_STEP_SUMMARY` nothing is written anywhere.
     let before = std::fs::read_dir(repo.ctx.root()).unwrap().count();
     let out = repo.lint(&["--format", "github"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, 1);
     assert_eq!(std::fs::read_dir(repo.ctx.root()).unwrap().count(), before);
 }
 
@@ -551,7 +549,7 @@ fn base_ref_refuses_downgrades_and_min_build_id_decreases() {
         "base_downgrades",
         repo.ctx.otactl().args(["lint", "--base", "HEAD"]),
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, 1);
     let (report, _) = repo.lint_json(&["--base", "HEAD"]);
     assert_eq!((report.errors, report.warnings), (3, 0), "{report:#?}");
     let only = |path: &str| -> (Option<usize>, Option<String>) {
@@ -584,14 +582,14 @@ fn base_ref_refuses_downgrades_and_min_build_id_decreases() {
         "base_later_builds",
         repo.ctx.otactl().args(["lint", "--base", "HEAD"]),
     );
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
 
     // A ref that names no commit is a usage error, not a failed check.
     let out = repo.snapshot(
         "base_unknown_ref",
         repo.ctx.otactl().args(["lint", "--base", "nosuchref"]),
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     assert!(stdout(&out).is_empty());
 }
 
@@ -617,7 +615,7 @@ fn base_ref_without_the_channel_is_fine() {
     repo.ctx.git_commit("stable goes back");
     assert_eq!(repo.lint(&["--base", "HEAD"]).status.code(), Some(0));
     let (report, out) = repo.lint_json(&["--base", "HEAD~1"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, 1);
     assert_eq!(report.errors, 1, "{report:#?}");
     assert!(
         report.file("channels/stable/manifest.json").findings[0]
@@ -647,7 +645,7 @@ fn a_private_key_configured_as_trusted_is_reported_and_never_printed() {
     repo.assert_no_secret(&out);
 
     let (report, out) = repo.lint_json(&[]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, 1);
     assert!(!report.ok);
     let key = report.file("keys/private.pem");
     assert_eq!(key.findings.len(), 1);
@@ -663,7 +661,7 @@ fn a_private_key_configured_as_trusted_is_reported_and_never_printed() {
         .env("GITHUB_STEP_SUMMARY", &summary)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, 1);
     assert!(
         stdout(&out).contains(
             "::error file=keys/private.pem,title=otactl lint::trusted key file is a private key"
@@ -672,14 +670,9 @@ fn a_private_key_configured_as_trusted_is_reported_and_never_printed() {
         stdout(&out)
     );
     repo.assert_no_secret(&out);
-    let private = std::fs::read_to_string(&repo.private).unwrap();
+    // Nor to the step summary.
     let table = std::fs::read_to_string(&summary).unwrap();
-    for line in private.lines().filter(|l| !l.starts_with("-----")) {
-        assert!(
-            !table.contains(line),
-            "the private key went to the step summary"
-        );
-    }
+    assert_text_has_no_secret(&repo.private_pem(), &table);
 }
 
 #[test]
@@ -697,7 +690,7 @@ fn a_manifest_not_in_the_house_layout_draws_a_warning() {
     );
 
     let out = repo.snapshot("compact_json", repo.ctx.otactl().arg("lint"));
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
     let (report, _) = repo.lint_json(&[]);
     assert!(report.ok);
     assert_eq!((report.errors, report.warnings), (0, 1));
@@ -723,14 +716,14 @@ fn paths_name_files_and_folders_to_search() {
         "path_file",
         ctx.otactl().args(["lint", "channels/stable/manifest.json"]),
     );
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
     let (report, _) = repo.lint_json(&["channels/stable/manifest.json"]);
     assert_eq!(report.paths(), ["channels/stable/manifest.json"]);
 
     // A folder: every manifest.json below it, at any depth, with the channel rule
     // applied to the folder that holds each.
     let out = repo.snapshot("path_folder", ctx.otactl().args(["lint", "archive"]));
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, 1);
     let (report, _) = repo.lint_json(&["archive"]);
     assert_eq!(
         report.paths(),
@@ -787,13 +780,13 @@ fn missing_channel_manifests_are_not_errors() {
     let mut cmd = ctx.otactl();
     cmd.arg("lint");
     let out = otactl_snapshot!(ctx, cmd, "fresh");
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
     let out = ctx
         .otactl()
         .args(["lint", "--format", "json"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
     let report: LintJson = serde_json::from_slice(&out.stdout).unwrap();
     assert!(report.ok && report.files.is_empty());
 
@@ -818,7 +811,7 @@ fn an_unknown_configuration_key_is_a_configuration_error() {
     let mut cmd = ctx.otactl();
     cmd.arg("lint");
     let out = otactl_snapshot!(ctx, cmd, "config_unknown_key");
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
 
     // A typo in `[signing]` would silently drop the signature requirement.
     ctx.write(
@@ -828,7 +821,7 @@ fn an_unknown_configuration_key_is_a_configuration_error() {
     let mut cmd = ctx.otactl();
     cmd.args(["lint", "--format", "json"]);
     let out = otactl_snapshot!(ctx, cmd, "config_unknown_signing_key");
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     assert!(stdout(&out).is_empty());
 }
 
@@ -879,7 +872,7 @@ fn dash_c_runs_in_another_folder() {
     cmd.current_dir(&elsewhere)
         .args(["-C", "../nowhere", "lint"]);
     let out = repo.snapshot("dash_c_missing_folder", &mut cmd);
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
 }
 
 #[test]
@@ -932,7 +925,7 @@ fn config_flag_uses_another_configuration() {
             .otactl()
             .args(["lint", "-v", "--config", "strict.toml"]),
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, 1);
 
     // With -C, the file is found from that folder.
     let out = repo
@@ -954,7 +947,7 @@ fn config_flag_uses_another_configuration() {
     let mut cmd = repo.ctx.otactl();
     cmd.args(["lint", "--config", "nosuch.toml"]);
     let out = repo.snapshot("config_flag_missing_file", &mut cmd);
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
 }
 
 #[test]
@@ -991,7 +984,7 @@ fn hints_name_only_flags_that_lint_accepts() {
     let repo = Repo::new("");
     repo.write_signed("stable", STABLE, None);
     let out = repo.lint(&[]);
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
     let text = stdout(&out);
     assert!(text.contains("the signature was not checked"), "{text}");
     let help = stdout(&repo.ctx.otactl().args(["lint", "--help"]).output().unwrap());
@@ -1013,7 +1006,7 @@ fn the_summary_counts_manifests_not_key_files() {
     let repo = Repo::new("[signing]\npublic_keys = [\"keys/private.pem\"]\n");
     std::fs::copy(&repo.private, repo.ctx.path("keys/private.pem")).unwrap();
     let out = repo.lint(&[]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, 1);
     assert!(
         stderr(&out).starts_with("checked 0 manifests"),
         "no manifest exists, yet: {}",

@@ -9,7 +9,7 @@ use std::process::Command;
 use sha2::{Digest as _, Sha256};
 
 use crate::otactl_snapshot;
-use crate::support::assert::{assert_exit, assert_no_secret};
+use crate::support::assert::{assert_exit, assert_exit_case, assert_no_secret};
 use crate::support::fixture::{ID, MANIFEST, MIN, SHA, release_url};
 use crate::support::keys::{hex, openssl_key};
 use crate::support::manifest::{
@@ -27,7 +27,7 @@ fn new_sign_verify_round_trip() {
     let mut cmd = new_cmd(&ctx, "stable", ID, SHA);
     cmd.args(["--min-build-id", MIN, "--notes", "first release"]);
     let out = otactl_snapshot!(ctx, cmd, "round_trip_new");
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
     let text = ctx.read(MANIFEST);
     assert_house_layout(&text);
     let value: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -47,12 +47,12 @@ fn new_sign_verify_round_trip() {
 
     let out = run(&mut sign_cmd(&ctx, MANIFEST, &key));
     insta::assert_snapshot!("round_trip_sign", transcript_keys(&ctx, &out, &names));
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
     assert_no_secret(&key.pem, &out);
 
     let out = run(&mut verify_cmd(&ctx, MANIFEST, &key.public));
     insta::assert_snapshot!("round_trip_verify", transcript_keys(&ctx, &out, &names));
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
 
     // Re-read: the house layout, the same content plus an 88-character signature.
     let signed = ctx.read(MANIFEST);
@@ -126,7 +126,7 @@ fn new_leaves_a_signed_file_with_the_same_content_untouched() {
     let mut cmd = new_cmd(&ctx, "stable", ID, SHA);
     cmd.args(["--notes", "n"]);
     let out = otactl_snapshot!(ctx, cmd, "new_unchanged");
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
     assert_eq!(std::fs::read(ctx.path(MANIFEST)).unwrap(), before);
     // Not even rewritten with the same bytes.
     assert_eq!(std::fs::metadata(ctx.path(MANIFEST)).unwrap().ino(), inode);
@@ -169,7 +169,7 @@ fn new_refuses_an_unknown_channel() {
     let ctx = TestContext::new();
     let mut cmd = new_cmd(&ctx, "beta", ID, SHA);
     let out = otactl_snapshot!(ctx, cmd, "new_unknown_channel");
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     assert!(!ctx.path("channels").exists());
 }
 
@@ -206,7 +206,7 @@ fn new_names_the_bad_flag_and_writes_nothing() {
             cmd.args([f, if f == flag { value } else { good }]);
         }
         let out = run(&mut cmd);
-        assert_eq!(out.status.code(), Some(2), "{name}: {}", stderr(&out));
+        assert_exit_case(&out, 2, name);
         assert!(
             stderr(&out).contains(&format!("error: invalid value for `{flag}`")),
             "{name}: {}",
@@ -251,7 +251,7 @@ fn new_from_file_computes_the_sha256_of_a_firmware_image() {
         "fw.bin",
     ]);
     let out = otactl_snapshot!(ctx, cmd, "new_from_file_firmware");
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
     let value = read_json(&ctx, "channels/canary/manifest.json");
     assert_eq!(value["artifact"]["sha256"], digest.as_str());
     assert_eq!(value["artifact"]["kind"], "firmware");
@@ -308,7 +308,7 @@ fn new_refuses_a_sha256_that_contradicts_from_file() {
         &["--from-file", "fw.bin", "--sha256", SHA],
     );
     let out = otactl_snapshot!(ctx, cmd, "new_from_file_contradicting_sha256");
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     assert!(!ctx.path("channels").exists());
 }
 

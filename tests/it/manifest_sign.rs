@@ -8,7 +8,7 @@ use std::os::unix::fs::MetadataExt;
 use std::process::{Command, Output};
 
 use crate::otactl_snapshot;
-use crate::support::assert::{assert_exit, assert_no_secret};
+use crate::support::assert::{assert_exit, assert_exit_case, assert_no_secret};
 use crate::support::fixture::{ID, MANIFEST};
 use crate::support::keys::{Key, key_path, openssl_der, openssl_genpkey, openssl_key, pem_der};
 use crate::support::manifest::{
@@ -106,7 +106,7 @@ fn sign_without_a_key_names_all_three_sources() {
     let before = unsigned_stable(&ctx);
     let mut cmd = sign_env_cmd(&ctx);
     let out = otactl_snapshot!(ctx, cmd, "sign_without_key");
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     let err = stderr(&out);
     for source in ["--key", "OTACTL_SIGNING_KEY`", "OTACTL_SIGNING_KEY_FILE"] {
         assert!(err.contains(source), "{source}: {err}");
@@ -116,7 +116,7 @@ fn sign_without_a_key_names_all_three_sources() {
     let out = run(cmd
         .env("OTACTL_SIGNING_KEY", "")
         .env("OTACTL_SIGNING_KEY_FILE", ""));
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     assert_eq!(stderr(&out), err);
     assert_eq!(ctx.read(MANIFEST), before);
 }
@@ -172,7 +172,7 @@ fn sign_refuses_a_key_the_repository_does_not_trust() {
             &[(&other, "[OTHER_KEYID]"), (&trusted, "[TRUSTED_KEYID]")]
         )
     );
-    assert_eq!(out.status.code(), Some(4));
+    assert_exit(&out, 4);
     assert_no_secret(&other.pem, &out);
     assert_eq!(ctx.read(MANIFEST), before);
     // The trusted key signs.
@@ -224,7 +224,7 @@ fn sign_never_prints_a_malformed_key_from_the_environment() {
         ("no PEM at all", no_pem),
     ] {
         let out = run(sign_env_cmd(&ctx).env("OTACTL_SIGNING_KEY", value));
-        assert_eq!(out.status.code(), Some(2), "{name}: {}", stderr(&out));
+        assert_exit_case(&out, 2, name);
         assert_no_secret(value, &out);
         assert!(!stderr(&out).contains("hunter2") && !stderr(&out).contains("S3cr3t"));
         assert!(
@@ -248,7 +248,7 @@ fn sign_never_prints_an_rsa_key_from_the_environment() {
     let mut cmd = sign_env_cmd(&ctx);
     cmd.env("OTACTL_SIGNING_KEY", &pem);
     let out = otactl_snapshot!(ctx, cmd, "sign_env_rsa_key");
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     assert_no_secret(&pem, &out);
     assert_eq!(ctx.read(MANIFEST), before);
 }

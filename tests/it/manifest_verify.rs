@@ -43,7 +43,7 @@ fn verify_fails_a_field_changed_after_signing() {
         "verify_tampered",
         transcript_keys(&ctx, &out, &[(&key, "[KEYID]")])
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, 1);
 }
 
 #[test]
@@ -58,7 +58,7 @@ fn verify_fails_a_signature_by_another_key() {
         "verify_other_key",
         transcript_keys(&ctx, &out, &[(&key, "[KEYID]"), (&other, "[OTHER_KEYID]")])
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, 1);
     // With both keys trusted it verifies, signed by the other one.
     let out = run(verify_cmd(&ctx, MANIFEST, &key.public)
         .arg("--pubkey")
@@ -72,13 +72,13 @@ fn verify_requires_a_signature_only_when_asked() {
     let (ctx, key) = unsigned_with_key();
     let out = run(&mut verify_cmd(&ctx, MANIFEST, &key.public));
     let mut text = format!("--- no flag\n{}", transcript_keys(&ctx, &out, &[]));
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
     let out = run(verify_cmd(&ctx, MANIFEST, &key.public).arg("--require-signature"));
     text.push_str(&format!(
         "--- --require-signature\n{}",
         transcript_keys(&ctx, &out, &[])
     ));
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, 1);
     insta::assert_snapshot!("verify_unsigned", text);
 }
 
@@ -89,7 +89,7 @@ fn verify_follows_signing_require_in_otactl_toml() {
     let mut cmd = ctx.otactl();
     cmd.args(["manifest", "verify", MANIFEST]);
     let out = otactl_snapshot!(ctx, cmd, "verify_required_by_config");
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, 1);
     // Once signed with the trusted key, the configured key verifies it.
     sign_ok(&ctx, &key);
     let out = run(ctx.otactl().args(["manifest", "verify", MANIFEST]));
@@ -226,7 +226,7 @@ fn verify_refuses_a_weak_public_key() {
     std::fs::write(&weak, pem).unwrap();
     let mut cmd = verify_cmd(&ctx, MANIFEST, &weak);
     let out = otactl_snapshot!(ctx, cmd, "verify_weak_pubkey");
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     // Refused even next to a good key: one weak key poisons the trusted set.
     let out = run(verify_cmd(&ctx, MANIFEST, &key.public)
         .arg("--pubkey")

@@ -161,7 +161,7 @@ fn byte_identical_to_git_archive_for_every_ref() {
         let id = build_id(&ctx, &src, reference);
         let ours = ctx.root().join(format!("rich-src-{id}.tar.gz"));
         let out = otactl_tar(&ctx, &src, reference, &ours, &env);
-        assert_eq!(out.status.code(), Some(0), "{reference}: {}", stderr(&out));
+        assert_exit_case(&out, 0, reference);
         let prefix = format!("--prefix=rich-{id}/");
         let theirs = ctx.git_in(&src, &["archive", "--format=tar.gz", &prefix, reference]);
         let ours_bytes = std::fs::read(&ours).unwrap();
@@ -224,7 +224,7 @@ fn transcript_warns_about_submodules_and_lfs() {
         .arg(&src)
         .args(["--name", "rich", "-o", "rich.tar.gz"]);
     let out = otactl_snapshot!(ctx, cmd, "rich_transcript");
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
 }
 
 #[test]
@@ -364,7 +364,7 @@ fn a_tree_is_refused() {
         .arg(&src)
         .args(["--ref", "no-such-ref"]);
     let out = otactl_snapshot!(ctx, cmd, "unknown_ref");
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
 }
 
 #[test]
@@ -379,7 +379,7 @@ fn build_id_flag_must_name_the_commit() {
         "x.tar.gz",
     ]);
     let out = otactl_snapshot!(ctx, cmd, "build_id_other_commit");
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     assert!(!ctx.path("x.tar.gz").exists());
 }
 
