@@ -254,7 +254,7 @@ fn openssh_private_key_gets_the_dedicated_message() {
         .unwrap();
     let sign = sign_with(&ctx, &key).output().unwrap();
     for (what, out) in [("key show", &show), ("manifest sign", &sign)] {
-        assert_exit_case(&out, 2, what);
+        assert_exit_case(out, 2, what);
         assert!(stdout(out).is_empty(), "{what}: {}", stdout(out));
         let err = stderr(out);
         assert!(
