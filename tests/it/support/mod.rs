@@ -210,7 +210,7 @@ pub fn manifest_json(
         "artifact": {
             "kind": "source-tar",
             "sha256": fixture::SHA,
-            "url": format!("https://github.com/o/r/releases/download/{build_id}/evse-src-{build_id}.tar.gz"),
+            "url": fixture::release_url(build_id),
         },
         "build_id": build_id,
         "channel": channel,
