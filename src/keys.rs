@@ -234,7 +234,11 @@ mod tests {
         assert_eq!(key.public_key().raw(), hex32(TEST1_PUB));
         let sig = key.sign(b"");
         let expected = "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b";
-        let hex: String = sig.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = sig.iter().fold(String::new(), |mut s, b| {
+            use std::fmt::Write as _;
+            let _ = write!(s, "{b:02x}");
+            s
+        });
         assert_eq!(hex, expected);
         assert!(key.public_key().verify(b"", &sig));
         assert!(!key.public_key().verify(b"x", &sig));

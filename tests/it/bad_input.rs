@@ -3,53 +3,15 @@
 //! file that cannot be read is an input error (2) for both; every unusable signing
 //! key is refused (2) and named, and never printed.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
+use crate::support::assert::{assert_exit_case, assert_no_secret};
+use crate::support::fixture::{ID, MANIFEST, MIN, SHA};
+use crate::support::keys::{key_path, openssl_genpkey, openssl_key};
 use crate::support::{TestContext, manifest_json, stderr, stdout};
 
-const ID: &str = "20260115-1614-9121078";
-const MIN: &str = "20251201-0930-1a2b3c4";
-const SHA: &str = "3f0c2b4a9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a";
-const MANIFEST: &str = "channels/stable/manifest.json";
 const NOTES: &str = "short notes";
-
-/// An Ed25519 private key made by openssl outside the working folder.
-fn signing_key(ctx: &TestContext) -> (PathBuf, String) {
-    let path = key_path(ctx, "release.pem");
-    ctx.run_tool(
-        "openssl",
-        &[
-            "genpkey",
-            "-algorithm",
-            "ed25519",
-            "-out",
-            path.to_str().unwrap(),
-        ],
-    );
-    let pem = std::fs::read_to_string(&path).unwrap();
-    (path, pem)
-}
-
-fn key_path(ctx: &TestContext, name: &str) -> PathBuf {
-    let dir = ctx.root().join("keys");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-/// Panics when a base64 line of a PEM text shows up on stdout or stderr.
-fn assert_no_secret(pem: &str, out: &Output, case: &str) {
-    let printed = format!("{}{}", stdout(out), stderr(out));
-    for line in pem
-        .lines()
-        .filter(|l| !l.starts_with("-----") && l.len() >= 16)
-    {
-        assert!(
-            !printed.contains(line),
-            "{case}: key material printed:\n{printed}"
-        );
-    }
-}
 
 fn verify(ctx: &TestContext) -> Output {
     ctx.otactl()
@@ -223,7 +185,8 @@ fn hostile_cases() -> Vec<(String, Vec<u8>)> {
 #[test]
 fn hostile_manifests_fail_verify_and_are_refused_by_sign() {
     let ctx = TestContext::new();
-    let (key, pem) = signing_key(&ctx);
+    let release = openssl_key(&ctx, "release");
+    let (key, pem) = (release.private, release.pem);
     let mut table = String::new();
     let mut wrong = Vec::new();
     let mut row = |name: &str, verify: &Output, sign: &Output, expect_verify: i32| {
@@ -233,7 +196,7 @@ fn hostile_manifests_fail_verify_and_are_refused_by_sign() {
                 "{name}: verify exit {v:?} (expected {expect_verify}), sign exit {s:?} (expected 2)"
             ));
         }
-        assert_no_secret(&pem, sign, name);
+        assert_no_secret(&pem, sign);
         table.push_str(&format!(
             "{name}: verify exit {}: {}; sign exit {}: {}\n",
             v.unwrap_or(-1),
@@ -287,52 +250,28 @@ fn unusable_signing_keys_are_refused_and_named() {
     let ctx = TestContext::new();
     let unsigned = manifest_json("stable", ID, Some(MIN), NOTES);
     ctx.write(MANIFEST, &unsigned);
-    let (ed25519, _) = signing_key(&ctx);
+    let ed25519 = openssl_key(&ctx, "release");
     let text = key_path(&ctx, "notes.pem");
     std::fs::write(&text, "this is a text file, not a key\n").unwrap();
     let rsa = key_path(&ctx, "rsa.pem");
-    let public = key_path(&ctx, "release.pub.pem");
+    openssl_genpkey(&ctx, "rsa", &rsa);
     let ec = key_path(&ctx, "ec.pem");
+    openssl_genpkey(&ctx, "ec", &ec);
+    let public = ed25519.public;
     let encrypted = key_path(&ctx, "encrypted.pem");
-    let tool = |args: &[&str]| {
-        ctx.run_tool("openssl", args);
-    };
-    tool(&[
-        "genpkey",
-        "-algorithm",
-        "rsa",
-        "-pkeyopt",
-        "rsa_keygen_bits:1024",
-        "-out",
-        rsa.to_str().unwrap(),
-    ]);
-    tool(&[
-        "pkey",
-        "-in",
-        ed25519.to_str().unwrap(),
-        "-pubout",
-        "-out",
-        public.to_str().unwrap(),
-    ]);
-    tool(&[
-        "genpkey",
-        "-algorithm",
-        "EC",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-out",
-        ec.to_str().unwrap(),
-    ]);
-    tool(&[
-        "pkey",
-        "-in",
-        ed25519.to_str().unwrap(),
-        "-aes256",
-        "-passout",
-        "pass:test-only",
-        "-out",
-        encrypted.to_str().unwrap(),
-    ]);
+    ctx.run_tool(
+        "openssl",
+        &[
+            "pkey",
+            "-in",
+            ed25519.private.to_str().unwrap(),
+            "-aes256",
+            "-passout",
+            "pass:test-only",
+            "-out",
+            encrypted.to_str().unwrap(),
+        ],
+    );
     let mut table = String::new();
     for (name, key) in [
         ("a text file", &text),
@@ -342,14 +281,14 @@ fn unusable_signing_keys_are_refused_and_named() {
         ("an encrypted Ed25519 key", &encrypted),
     ] {
         let out = sign(&ctx, key);
-        assert_eq!(out.status.code(), Some(2), "{name}: {}", stderr(&out));
+        assert_exit_case(&out, 2, name);
         assert!(
             stderr(&out).contains(&format!("`{}`", key.display())),
             "{name}: the key file is not named: {}",
             stderr(&out)
         );
         assert_eq!(ctx.read(MANIFEST), unsigned, "{name}: the manifest changed");
-        assert_no_secret(&std::fs::read_to_string(key).unwrap(), &out, name);
+        assert_no_secret(&std::fs::read_to_string(key).unwrap(), &out);
         table.push_str(&format!("--- {name}\n{}\n", ctx.transcript(&out)));
     }
     insta::assert_snapshot!("unusable_signing_keys", table);

@@ -2,6 +2,8 @@
 
 use crate::otactl_snapshot;
 use crate::support::TestContext;
+use crate::support::assert::assert_exit;
+use crate::support::fixture::{ID, MANIFEST};
 
 #[test]
 fn help_of_every_command() {
@@ -35,11 +37,11 @@ fn usage_errors_exit_2() {
     let mut cmd = ctx.otactl();
     cmd.args(["manifest", "new", "--channel", "stable"]);
     let out = otactl_snapshot!(ctx, cmd, "usage_missing_flags");
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     let mut cmd = ctx.otactl();
     cmd.args(["frobnicate"]);
     let out = otactl_snapshot!(ctx, cmd, "usage_unknown_command");
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
 }
 
 #[test]
@@ -56,8 +58,8 @@ fn version() {
 fn color_quiet_and_verbose() {
     let ctx = TestContext::new();
     ctx.write(
-        "channels/stable/manifest.json",
-        crate::support::manifest_json("stable", "20260115-1614-9121078", None, "n")
+        MANIFEST,
+        crate::support::manifest_json("stable", ID, None, "n")
             .replace("\"notes\"", "\"x\": \"y\",\n  \"notes\""),
     );
     // Never colored off a terminal unless asked; `--color always` colors the labels.

@@ -3,17 +3,18 @@
 //! of `otactl.toml`, the mode of a re-signed manifest, and C1 controls and
 //! bidirectional overrides in any manifest string.
 
-use std::io::Read as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use crate::support::assert::{assert_exit_case, assert_not_printed};
+use crate::support::files;
+use crate::support::fixture::{ID, MANIFEST, SHA, release_url};
+use crate::support::keys::openssl_key;
+use crate::support::proc::Running;
 use crate::support::{TestContext, manifest_json, stderr, stdout};
 
-const ID: &str = "20260115-1614-9121078";
-const SHA: &str = "3f0c2b4a9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a";
-const MANIFEST: &str = "channels/stable/manifest.json";
 /// A GitHub-token-like value, made at run time: `otactl tar` of this repository
 /// would find it in the source.
 fn token() -> String {
@@ -23,54 +24,7 @@ fn token() -> String {
 /// A command that blocks on a FIFO or reads `/dev/zero` forever never ends: give it a
 /// generous bound, then kill it and fail, so the test fails instead of hanging.
 fn run_bounded(cmd: &mut Command) -> Output {
-    const LIMIT: Duration = Duration::from_secs(60);
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = pipe.read_to_end(&mut buf);
-            buf
-        })
-    };
-    let out = drain(Box::new(child.stdout.take().unwrap()));
-    let err = drain(Box::new(child.stderr.take().unwrap()));
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > LIMIT {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            let args: Vec<_> = cmd.get_args().map(|a| a.to_string_lossy()).collect();
-            panic!(
-                "`otactl {}` did not finish within {} s (blocked on a FIFO or reading an endless file?)",
-                args.join(" "),
-                LIMIT.as_secs()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-    }
-}
-
-fn assert_exit(out: &Output, code: i32, case: &str) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "{case}\nstdout:\n{}stderr:\n{}",
-        stdout(out),
-        stderr(out)
-    );
+    Running::spawn(cmd).wait_for(Duration::from_secs(60)).0
 }
 
 /// Every entry under `dir` (relative, sorted, hidden ones included, symlinks not
@@ -148,7 +102,7 @@ fn manifest_new_refuses_a_fifo_a_device_or_a_folder_as_from_file() {
         let case = format!("--from-file {}", file.display());
         let before = tree(ctx.path("").as_path());
         let out = manifest_new(&ctx, &file);
-        assert_exit(&out, 2, &case);
+        assert_exit_case(&out, 2, &case);
         let err = stderr(&out);
         assert!(err.contains("--from-file"), "{case}: {err}");
         assert!(err.contains(&file.display().to_string()), "{case}: {err}");
@@ -170,7 +124,7 @@ fn publish_dir_refuses_a_fifo_a_device_or_a_folder() {
         let case = format!("publish dir {}", file.display());
         let before = tree(&releases);
         let out = publish_dir(&ctx, &file);
-        assert_exit(&out, 2, &case);
+        assert_exit_case(&out, 2, &case);
         let err = stderr(&out);
         assert!(err.contains("FILE"), "{case}: {err}");
         assert!(err.contains(&file.display().to_string()), "{case}: {err}");
@@ -182,7 +136,7 @@ fn publish_dir_refuses_a_fifo_a_device_or_a_folder() {
     // The same with no release folder at all: none is made.
     std::fs::remove_dir_all(&releases).unwrap();
     let out = publish_dir(&ctx, Path::new("/dev/zero"));
-    assert_exit(&out, 2, "no release folder");
+    assert_exit_case(&out, 2, "no release folder");
     assert!(!releases.exists());
     insta::assert_snapshot!("publish_dir_dev_zero", ctx.transcript(&out));
 }
@@ -202,10 +156,10 @@ fn verify_of_a_file_url_naming_a_fifo_or_a_device_fails_item_3_at_once() {
                 .args(["manifest", "new", "--channel", "stable", "--build-id", ID])
                 .args(["--url", &url, "--sha256", SHA, "--notes", "x"]),
         );
-        assert_exit(&written, 0, &case);
+        assert_exit_case(&written, 0, &case);
         let started = Instant::now();
         let out = run_bounded(ctx.otactl().args(["verify", "--channel", "stable"]));
-        assert_exit(&out, 1, &case);
+        assert_exit_case(&out, 1, &case);
         let item_3 = stdout(&out)
             .lines()
             .find(|l| l.contains(" 3. "))
@@ -226,7 +180,7 @@ fn a_symlink_to_a_regular_file_is_a_fine_artifact() {
     ctx.write("out/real.bin", b"firmware\n");
     std::os::unix::fs::symlink("real.bin", ctx.path("out/fw.bin")).unwrap();
     let out = manifest_new(&ctx, &ctx.path("out/fw.bin"));
-    assert_exit(&out, 0, "manifest new through a symlink");
+    assert_exit_case(&out, 0, "manifest new through a symlink");
     let sha256sum = ctx.run_tool("sha256sum", &["out/real.bin"]);
     let sha = String::from_utf8(sha256sum.stdout).unwrap();
     let written: serde_json::Value = serde_json::from_str(&ctx.read(MANIFEST)).unwrap();
@@ -235,7 +189,7 @@ fn a_symlink_to_a_regular_file_is_a_fine_artifact() {
         sha.split_whitespace().next()
     );
     let out = publish_dir(&ctx, &ctx.path("out/fw.bin"));
-    assert_exit(&out, 0, "publish dir through a symlink");
+    assert_exit_case(&out, 0, "publish dir through a symlink");
     let dest = ctx.root().join("releases").join(ID).join("fw.bin");
     let meta = std::fs::symlink_metadata(&dest).unwrap();
     assert!(meta.is_file(), "the copy is a file, not a link");
@@ -255,7 +209,7 @@ fn publish_dir_refuses_a_symlink_at_the_build_folder() {
     std::os::unix::fs::symlink(&elsewhere, releases.join(ID)).unwrap();
     let before = tree(&releases);
     let out = publish_dir(&ctx, Path::new("fw.bin"));
-    assert_exit(&out, 4, "symlinked build folder");
+    assert_exit_case(&out, 4, "symlinked build folder");
     assert_eq!(stdout(&out), "", "no URL is printed");
     assert!(stderr(&out).contains("symlink"), "{}", stderr(&out));
     assert_eq!(tree(&releases), before);
@@ -291,7 +245,7 @@ fn publish_dir_refuses_a_symlink_in_place_of_the_published_file() {
         std::os::unix::fs::symlink(&target, &dest).unwrap();
         let (before, before_outside) = (tree(&releases), tree(&outside));
         let out = publish_dir(&ctx, Path::new("fw.bin"));
-        assert_exit(&out, 4, &case);
+        assert_exit_case(&out, 4, &case);
         assert_eq!(stdout(&out), "", "{case}: no URL is printed");
         assert!(stderr(&out).contains("symlink"), "{case}: {}", stderr(&out));
         assert_eq!(tree(&releases), before, "{case}");
@@ -317,12 +271,10 @@ fn a_config_syntax_error_names_the_line_but_masks_its_values() {
             t = token()
         ),
     );
-    assert_exit(&out, 2, "syntax error");
-    let printed = format!("{}{}", stdout(&out), stderr(&out));
-    assert!(!printed.contains("ghp_"), "{printed}");
-    assert!(!printed.contains("0123456789"), "{printed}");
-    assert!(stderr(&out).contains("otactl.toml"), "{printed}");
-    assert!(stderr(&out).contains("line 5"), "{printed}");
+    assert_exit_case(&out, 2, "syntax error");
+    assert_not_printed(&out, &["ghp_", "0123456789"]);
+    assert!(stderr(&out).contains("otactl.toml"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("line 5"), "{}", stderr(&out));
     insta::assert_snapshot!("config_syntax_error_masked", ctx.transcript(&out));
 }
 
@@ -350,35 +302,20 @@ fn other_config_errors_do_not_echo_values() {
     ];
     for config in &cases {
         let out = lint_with_config(&ctx, config);
-        assert_exit(&out, 2, config);
-        let printed = format!("{}{}", stdout(&out), stderr(&out));
-        assert!(!printed.contains("ghp_"), "{config}\n{printed}");
-        assert!(!printed.contains("0123456789"), "{config}\n{printed}");
-        assert!(stderr(&out).contains("otactl.toml"), "{config}\n{printed}");
+        assert_exit_case(&out, 2, config);
+        assert_not_printed(&out, &["ghp_", "0123456789"]);
+        assert!(
+            stderr(&out).contains("otactl.toml"),
+            "{config}\n{}",
+            stderr(&out)
+        );
     }
 }
 
 // ---- Finding 4: `manifest sign` keeps the file's mode ----
 
 fn signing_key(ctx: &TestContext) -> PathBuf {
-    let dir = ctx.root().join("keys");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("release.pem");
-    ctx.run_tool(
-        "openssl",
-        &[
-            "genpkey",
-            "-algorithm",
-            "ed25519",
-            "-out",
-            path.to_str().unwrap(),
-        ],
-    );
-    path
-}
-
-fn mode_of(path: &Path) -> u32 {
-    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+    openssl_key(ctx, "release").private
 }
 
 fn set_mode(path: &Path, mode: u32) {
@@ -401,10 +338,10 @@ fn manifest_sign_keeps_the_mode_of_the_file_it_replaces() {
         ctx.write(MANIFEST, manifest_json("stable", ID, None, "notes"));
         set_mode(&ctx.path(MANIFEST), mode);
         let out = sign(&[]);
-        assert_exit(&out, 0, &format!("sign in place, mode {mode:o}"));
+        assert_exit_case(&out, 0, &format!("sign in place, mode {mode:o}"));
         assert!(ctx.read(MANIFEST).contains("\"signature\""));
         assert_eq!(
-            format!("{:o}", mode_of(&ctx.path(MANIFEST))),
+            format!("{:o}", files::mode(&ctx.path(MANIFEST))),
             format!("{mode:o}"),
             "in place"
         );
@@ -415,15 +352,15 @@ fn manifest_sign_keeps_the_mode_of_the_file_it_replaces() {
         ctx.write("signed.json", "old\n");
         set_mode(&ctx.path("signed.json"), mode);
         let out = sign(&["--out", "signed.json"]);
-        assert_exit(&out, 0, &format!("sign --out, mode {mode:o}"));
+        assert_exit_case(&out, 0, &format!("sign --out, mode {mode:o}"));
         assert!(ctx.read("signed.json").contains("\"signature\""));
         assert_eq!(
-            format!("{:o}", mode_of(&ctx.path("signed.json"))),
+            format!("{:o}", files::mode(&ctx.path("signed.json"))),
             format!("{mode:o}"),
             "--out over an existing file"
         );
         assert_eq!(
-            mode_of(&ctx.path(MANIFEST)),
+            files::mode(&ctx.path(MANIFEST)),
             0o644,
             "the input is untouched"
         );
@@ -439,15 +376,15 @@ fn manifest_sign_keeps_the_mode_of_the_file_it_replaces() {
                 "https://ota.example.com/20260115-1700-abcdef0/fw.bin",
             ]),
     );
-    assert_exit(&out, 0, "manifest new over a 0640 manifest");
+    assert_exit_case(&out, 0, "manifest new over a 0640 manifest");
     assert!(ctx.read(MANIFEST).contains("20260115-1700-abcdef0"));
-    assert_eq!(mode_of(&ctx.path(MANIFEST)), 0o640, "manifest new");
+    assert_eq!(files::mode(&ctx.path(MANIFEST)), 0o640, "manifest new");
     // `--out` to a new file: the mode any new file gets.
     let out = sign(&["--out", "new.json"]);
-    assert_exit(&out, 0, "sign --out to a new file");
+    assert_exit_case(&out, 0, "sign --out to a new file");
     let probe = ctx.path("probe");
     std::fs::write(&probe, b"").unwrap();
-    assert_eq!(mode_of(&ctx.path("new.json")), mode_of(&probe));
+    assert_eq!(files::mode(&ctx.path("new.json")), files::mode(&probe));
 }
 
 // ---- Finding 5: C1 controls and bidirectional overrides in any string ----
@@ -459,7 +396,7 @@ fn forbidden_character_cases() -> Vec<(String, String, &'static str)> {
         assert_eq!(base.matches(from).count(), 1, "{from}");
         base.replacen(from, to, 1)
     };
-    let url = format!("https://github.com/o/r/releases/download/{ID}/evse-src-{ID}.tar.gz");
+    let url = release_url(ID);
     let mut cases = Vec::new();
     for (code, raw) in [
         ("U+0085", '\u{85}'),
@@ -527,17 +464,17 @@ fn c1_controls_and_bidi_overrides_in_manifest_strings_are_refused() {
     for (name, text, code) in forbidden_character_cases() {
         ctx.write(MANIFEST, &text);
         let verify = run_bounded(ctx.otactl().args(["manifest", "verify", MANIFEST]));
-        assert_exit(&verify, 1, &format!("{name}: manifest verify"));
+        assert_exit_case(&verify, 1, &format!("{name}: manifest verify"));
         let lint = run_bounded(ctx.otactl().arg("lint"));
-        assert_exit(&lint, 1, &format!("{name}: lint"));
+        assert_exit_case(&lint, 1, &format!("{name}: lint"));
         let lint_json = run_bounded(ctx.otactl().args(["lint", "--format", "json"]));
-        assert_exit(&lint_json, 1, &format!("{name}: lint --format json"));
+        assert_exit_case(&lint_json, 1, &format!("{name}: lint --format json"));
         let sign = run_bounded(
             ctx.otactl()
                 .args(["manifest", "sign", MANIFEST, "--key"])
                 .arg(&key),
         );
-        assert_exit(&sign, 2, &format!("{name}: manifest sign"));
+        assert_exit_case(&sign, 2, &format!("{name}: manifest sign"));
         assert_eq!(ctx.read(MANIFEST), text, "{name}: sign changed the file");
         for (what, out) in [
             ("verify", &verify),
@@ -573,7 +510,7 @@ fn manifest_new_refuses_forbidden_characters_in_notes() {
                 .args(["--sha256", SHA, "--kind", "firmware"])
                 .args(["--notes", &format!("no{raw}tes")]),
         );
-        assert_exit(&out, 2, code);
+        assert_exit_case(&out, 2, code);
         let err = stderr(&out);
         assert!(
             err.contains("--notes") && err.contains(code),

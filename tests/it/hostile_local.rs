@@ -5,62 +5,30 @@
 //! temporary files and exit 130 and 143.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
+use crate::support::assert::{assert_exit, assert_exit_case, assert_no_secret};
+use crate::support::files::{mode, names, temp_files};
+use crate::support::fixture::{ID, MANIFEST, SHA, release_url, test_private_key, test_public_key};
 use crate::support::proc::{Running, feed_fifo, mkfifo, wait_until};
-use crate::support::{TestContext, fixtures, manifest_json, require_tool, stderr, stdout};
+use crate::support::{TestContext, manifest_json, require_tool, stderr, stdout};
 
-const ID: &str = "20260115-1614-9121078";
-const SHA: &str = "3f0c2b4a9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a";
-const MANIFEST: &str = "channels/stable/manifest.json";
 /// How long a test lets otactl run before it counts as hung: far above the 10 s
 /// deadline for pipes, so that a slow machine never fails a test.
 const HUNG: Duration = Duration::from_secs(90);
 
-fn test_key() -> PathBuf {
-    fixtures().join("vectors/rfc8032-test1.private.pem")
+/// Panics when any part of the private key in `key_file` shows up in the output.
+fn assert_key_not_printed(key_file: &Path, out: &Output) {
+    assert_no_secret(&std::fs::read_to_string(key_file).unwrap(), out);
 }
 
-fn test_pubkey() -> PathBuf {
-    fixtures().join("vectors/rfc8032-test1.public.pem")
-}
-
-fn mode(path: &Path) -> u32 {
-    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
-}
-
-/// The names in a folder, sorted.
-fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
-fn temp_files(dir: &Path) -> Vec<String> {
-    names(dir)
-        .into_iter()
-        .filter(|n| n.starts_with(".otactl-") && Path::new(n).extension() == Some("tmp".as_ref()))
-        .collect()
-}
-
-/// Panics when any base64 line of a private key file shows up in the output.
-fn assert_no_secret(key_file: &Path, out: &Output) {
-    let key = std::fs::read_to_string(key_file).unwrap();
-    let printed = format!("{}{}", stdout(out), stderr(out));
-    for line in key
-        .lines()
-        .filter(|l| !l.starts_with("-----") && l.len() > 8)
-    {
-        assert!(
-            !printed.contains(line),
-            "private key material was printed:\n{printed}"
-        );
-    }
+/// A named pipe `[TEMP]/NAME`, outside the working folder.
+fn fifo_in(ctx: &TestContext, name: &str) -> std::path::PathBuf {
+    let path = ctx.root().join(name);
+    mkfifo(&path);
+    path
 }
 
 /// A valid unsigned manifest at `MANIFEST`; returns its text.
@@ -87,16 +55,10 @@ fn assert_signed_by_test_key(ctx: &TestContext) {
             "--require-signature",
             "--pubkey",
         ])
-        .arg(test_pubkey())
+        .arg(test_public_key())
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_exit(&out, 0);
 }
 
 // ---------------------------------------------------------------------------------
@@ -148,7 +110,7 @@ fn generate_creates_the_private_key_0600_from_the_first_byte() {
         .arg(&public)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     let log = std::fs::read_to_string(&trace).unwrap();
     let calls = calls(&log);
 
@@ -222,26 +184,16 @@ fn generate_resolves_dot_dot_after_a_symlink_on_disk() {
     std::fs::create_dir_all(&outside).unwrap();
     std::os::unix::fs::symlink(ctx.path("sub"), outside.join("link")).unwrap();
 
-    let out = ctx
-        .otactl()
-        .current_dir(&outside)
-        .args([
-            "key",
-            "generate",
-            "--private",
-            "link/../k.pem",
-            "--public",
-            "pub.pem",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(4),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    let generate = || {
+        ctx.otactl()
+            .current_dir(&outside)
+            .args(["key", "generate", "--private", "link/../k.pem"])
+            .args(["--public", "pub.pem"])
+            .output()
+            .unwrap()
+    };
+    let out = generate();
+    assert_exit(&out, 4);
     assert!(
         stderr(&out).contains("refusing to write a private key to `link/../k.pem`")
             && stderr(&out).contains("inside the git work tree"),
@@ -262,20 +214,8 @@ fn generate_resolves_dot_dot_after_a_symlink_on_disk() {
     std::fs::create_dir_all(&elsewhere).unwrap();
     std::fs::remove_file(outside.join("link")).unwrap();
     std::os::unix::fs::symlink(&elsewhere, outside.join("link")).unwrap();
-    let out = ctx
-        .otactl()
-        .current_dir(&outside)
-        .args([
-            "key",
-            "generate",
-            "--private",
-            "link/../k.pem",
-            "--public",
-            "pub.pem",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = generate();
+    assert_exit(&out, 0);
     assert_eq!(names(&ctx.root().join("elsewhere")), ["deep", "k.pem"]);
     assert_eq!(mode(&ctx.root().join("elsewhere/k.pem")), 0o600);
 }
@@ -314,7 +254,7 @@ fn openssh_private_key_gets_the_dedicated_message() {
         .unwrap();
     let sign = sign_with(&ctx, &key).output().unwrap();
     for (what, out) in [("key show", &show), ("manifest sign", &sign)] {
-        assert_eq!(out.status.code(), Some(2), "{what}: {}", stderr(out));
+        assert_exit_case(out, 2, what);
         assert!(stdout(out).is_empty(), "{what}: {}", stdout(out));
         let err = stderr(out);
         assert!(
@@ -324,7 +264,7 @@ fn openssh_private_key_gets_the_dedicated_message() {
         // It says how to get a key otactl reads, and no decoder noise.
         assert!(err.contains("otactl key generate"), "{what}: {err}");
         assert!(!err.contains("Base64"), "{what}: {err}");
-        assert_no_secret(&key, out);
+        assert_key_not_printed(&key, out);
     }
     assert_eq!(ctx.read(MANIFEST), manifest);
     assert!(temp_files(&ctx.path("channels/stable")).is_empty());
@@ -337,13 +277,12 @@ fn openssh_private_key_gets_the_dedicated_message() {
 fn sign_reads_the_key_from_a_fifo() {
     let ctx = TestContext::new();
     unsigned_manifest(&ctx);
-    let fifo = ctx.root().join("key.fifo");
-    mkfifo(&fifo);
-    let key = test_key();
+    let fifo = fifo_in(&ctx, "key.fifo");
+    let key = test_private_key();
     let _writer = feed_fifo(&fifo, "exec cat \"$1\"", &[key.to_str().unwrap()]);
     let (out, _) = Running::spawn(&mut sign_with(&ctx, &fifo)).wait_for(HUNG);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_no_secret(&key, &out);
+    assert_exit(&out, 0);
+    assert_key_not_printed(&key, &out);
     assert_signed_by_test_key(&ctx);
 
     // `--key <(…)`, as a shell hands over a secret from a password store.
@@ -355,7 +294,7 @@ fn sign_reads_the_key_from_a_fifo() {
         .arg(MANIFEST)
         .arg(&key);
     let (out, _) = Running::spawn(&mut cmd).wait_for(HUNG);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     assert_signed_by_test_key(&ctx);
 }
 
@@ -364,12 +303,10 @@ fn sign_gives_up_on_a_fifo_that_never_ends_after_ten_seconds() {
     let ctx = TestContext::new();
     let manifest = unsigned_manifest(&ctx);
     // Nobody ever opens this one for writing.
-    let silent = ctx.root().join("silent.fifo");
-    mkfifo(&silent);
+    let silent = fifo_in(&ctx, "silent.fifo");
     // This one gets the whole key, but its writer never closes it.
-    let open = ctx.root().join("open.fifo");
-    mkfifo(&open);
-    let key = test_key();
+    let open = fifo_in(&ctx, "open.fifo");
+    let key = test_private_key();
     let _writer = feed_fifo(
         &open,
         "cat \"$1\" && exec sleep 120",
@@ -390,7 +327,7 @@ fn sign_gives_up_on_a_fifo_that_never_ends_after_ten_seconds() {
             "gave up after {elapsed:?}"
         );
         assert!(stdout(&out).is_empty());
-        assert_no_secret(&key, &out);
+        assert_key_not_printed(&key, &out);
     }
     assert_eq!(ctx.read(MANIFEST), manifest);
     assert!(temp_files(&ctx.path("channels/stable")).is_empty());
@@ -400,8 +337,7 @@ fn sign_gives_up_on_a_fifo_that_never_ends_after_ten_seconds() {
 fn sign_refuses_a_fifo_that_sends_more_than_the_limit() {
     let ctx = TestContext::new();
     let manifest = unsigned_manifest(&ctx);
-    let fifo = ctx.root().join("endless.fifo");
-    mkfifo(&fifo);
+    let fifo = fifo_in(&ctx, "endless.fifo");
     let _writer = feed_fifo(&fifo, "exec yes", &[]);
     let (out, _) = Running::spawn(&mut sign_with(&ctx, &fifo)).wait_for(HUNG);
     let err = stderr(&out);
@@ -432,12 +368,12 @@ fn config_is_read_from_a_fifo() {
         "--build-id",
         ID,
         "--url",
-        &format!("https://github.com/o/r/releases/download/{ID}/evse-src-{ID}.tar.gz"),
+        &release_url(ID),
         "--sha256",
         SHA,
     ]);
     let (out, _) = Running::spawn(&mut cmd).wait_for(HUNG);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     assert!(
         ctx.read("channels/beta/manifest.json")
             .contains("\"channel\": \"beta\"")
@@ -451,13 +387,15 @@ fn config_is_read_from_a_fifo() {
 fn sigterm_during_tar_removes_the_temporary_file_and_exits_143() {
     let ctx = TestContext::new();
     let src = ctx.path("src");
-    std::fs::create_dir_all(&src).unwrap();
-    ctx.git_in(&src, &["init", "-q", "-b", "main"]);
-    std::fs::write(src.join("README.md"), "# gated\n").unwrap();
-    std::fs::write(src.join("gated.txt"), "held back by a smudge filter\n").unwrap();
-    std::fs::write(src.join(".gitattributes"), "gated.txt filter=gate\n").unwrap();
-    ctx.git_in(&src, &["add", "-A"]);
-    ctx.git_in(&src, &["commit", "-q", "-m", "first"]);
+    ctx.git_repo(
+        &src,
+        "first",
+        &[
+            ("README.md", "# gated\n"),
+            ("gated.txt", "held back by a smudge filter\n"),
+            (".gitattributes", "gated.txt filter=gate\n"),
+        ],
+    );
     // git archive runs the smudge filter of `gated.txt`: it says it started, then
     // waits (at most a minute) until the test lets it go.
     let gate = ctx.root().join("gate.sh");
@@ -498,13 +436,7 @@ fn sigterm_during_tar_removes_the_temporary_file_and_exits_143() {
     let (out, _) = run.wait_for(HUNG);
     std::fs::write(ctx.root().join("gate-open"), "").unwrap();
 
-    assert_eq!(
-        out.status.code(),
-        Some(143),
-        "{:?} {}",
-        out.status,
-        stderr(&out)
-    );
+    assert_exit(&out, 143);
     assert!(stdout(&out).is_empty());
     assert_eq!(names(&out_dir), ["evse.tar.gz", "evse.tar.gz.sha256"]);
     assert_eq!(ctx.read("out/evse.tar.gz"), "the earlier tarball\n");
@@ -515,8 +447,7 @@ fn sigterm_during_tar_removes_the_temporary_file_and_exits_143() {
 fn sigint_while_waiting_for_a_key_fifo_exits_130() {
     let ctx = TestContext::new();
     let manifest = unsigned_manifest(&ctx);
-    let fifo = ctx.root().join("key.fifo");
-    mkfifo(&fifo);
+    let fifo = fifo_in(&ctx, "key.fifo");
     // The writer opens the pipe (which waits for otactl to open it), says so, and
     // writes nothing.
     let opened = ctx.root().join("opened");
@@ -534,13 +465,7 @@ fn sigint_while_waiting_for_a_key_fifo_exits_130() {
     });
     run.signal("INT");
     let (out, _) = run.wait_for(HUNG);
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "{:?} {}",
-        out.status,
-        stderr(&out)
-    );
+    assert_exit(&out, 130);
     assert!(stdout(&out).is_empty());
     assert_eq!(ctx.read(MANIFEST), manifest);
     assert_eq!(names(&ctx.path("channels/stable")), ["manifest.json"]);

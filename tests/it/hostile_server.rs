@@ -10,13 +10,12 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
+use crate::support::assert::{assert_exit, assert_not_printed};
+use crate::support::fixture::{ID, SHA};
 use crate::support::hostile_http::{Behaviour, HostileServer};
 use crate::support::http::FileServer;
+use crate::support::release::item;
 use crate::support::{TestContext, stderr, stdout};
-
-const ID: &str = "20260115-1614-9121078";
-/// The digest of nothing in particular: a dripping server is cut before it matters.
-const SHA: &str = "3f0c2b4a9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a";
 
 /// A channel repository (no git, unsigned manifests allowed) whose release folder is
 /// `../releases`, holding `releases/ID/app-src-ID.tar.gz`.
@@ -98,24 +97,14 @@ fn verify_in_ci(ctx: &TestContext, ci: &str, extra: &[&str]) -> Output {
         .unwrap()
 }
 
-fn assert_exit(out: &Output, code: i32) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout:\n{}stderr:\n{}",
-        stdout(out),
-        stderr(out)
-    );
-}
-
-/// The line of item `number` in a text report.
-fn item(out: &Output, number: u8) -> String {
-    let label = format!("{number}.");
-    stdout(out)
-        .lines()
-        .find(|l| l.split_whitespace().nth(2) == Some(label.as_str()))
-        .unwrap_or_else(|| panic!("no item {number} in:\n{}", stdout(out)))
-        .to_owned()
+/// Points the `canary` manifest at a server that redirects every request to
+/// `location`; returns the server and `verify`'s output, which must exit `code`.
+fn verify_redirected(ctx: &TestContext, location: String, code: i32) -> (HostileServer, Output) {
+    let redirect = HostileServer::start(Behaviour::Redirect { location });
+    manifest(ctx, &redirect.url(&asset_route()), SHA);
+    let out = verify(ctx, &[]);
+    assert_exit(&out, code);
+    (redirect, out)
 }
 
 fn ports(text: &str, servers: &[&HostileServer]) -> String {
@@ -298,16 +287,12 @@ fn a_redirect_to_0_0_0_0_is_refused_before_connecting() {
     let ctx = repo();
     // Were the redirect followed, Linux would connect `0.0.0.0:PORT` to this listener.
     let listener = HostileServer::start(Behaviour::Silent);
-    let redirect = HostileServer::start(Behaviour::Redirect {
-        location: format!(
-            "http://0.0.0.0:{}/{}?token=hunter2",
-            listener.port,
-            asset_route()
-        ),
-    });
-    manifest(&ctx, &redirect.url(&asset_route()), SHA);
-    let out = verify(&ctx, &[]);
-    assert_exit(&out, 1);
+    let location = format!(
+        "http://0.0.0.0:{}/{}?token=hunter2",
+        listener.port,
+        asset_route()
+    );
+    let (redirect, out) = verify_redirected(&ctx, location, 1);
     let line = ports(&item(&out, 3), &[&listener, &redirect]);
     assert_eq!(
         line,
@@ -316,7 +301,7 @@ fn a_redirect_to_0_0_0_0_is_refused_before_connecting() {
             asset_route()
         )
     );
-    assert!(!stdout(&out).contains("hunter2") && !stderr(&out).contains("hunter2"));
+    assert_not_printed(&out, &["hunter2"]);
     assert_eq!(listener.connections(), 0, "otactl connected to 0.0.0.0");
     assert_eq!(
         redirect.requests().len(),
@@ -353,12 +338,7 @@ fn a_redirect_carrying_credentials_is_refused_and_never_printed() {
             asset_route()
         )
     );
-    for secret in ["deploy", "hunter2", "s3cr3t"] {
-        assert!(
-            !stdout(&out).contains(secret) && !stderr(&out).contains(secret),
-            "{secret} printed"
-        );
-    }
+    assert_not_printed(&out, &["deploy", "hunter2", "s3cr3t"]);
     assert!(files.requests().is_empty(), "{:?}", files.requests());
     assert_eq!(redirect.requests().len(), 1);
 }
@@ -366,12 +346,7 @@ fn a_redirect_carrying_credentials_is_refused_and_never_printed() {
 #[test]
 fn a_redirect_to_a_file_url_is_refused_and_not_retried() {
     let ctx = repo();
-    let redirect = HostileServer::start(Behaviour::Redirect {
-        location: "file:///etc/passwd".into(),
-    });
-    manifest(&ctx, &redirect.url(&asset_route()), SHA);
-    let out = verify(&ctx, &[]);
-    assert_exit(&out, 1);
+    let (redirect, out) = verify_redirected(&ctx, "file:///etc/passwd".into(), 1);
     let line = ports(&item(&out, 3), &[&redirect]);
     assert_eq!(
         line,
@@ -390,12 +365,7 @@ fn a_redirect_to_a_file_url_is_refused_and_not_retried() {
 #[test]
 fn endless_redirects_stop_at_ten_and_are_not_retried() {
     let ctx = repo();
-    let redirect = HostileServer::start(Behaviour::Redirect {
-        location: "{base}/again".into(),
-    });
-    manifest(&ctx, &redirect.url(&asset_route()), SHA);
-    let out = verify(&ctx, &[]);
-    assert_exit(&out, 3);
+    let (redirect, out) = verify_redirected(&ctx, "{base}/again".into(), 3);
     let line = ports(&item(&out, 3), &[&redirect]);
     assert_eq!(
         line,

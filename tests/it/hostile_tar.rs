@@ -5,9 +5,10 @@
 
 use std::process::Output;
 
+use crate::support::assert::assert_exit;
 use crate::support::raw_tar::{RawTar, pax_record};
+use crate::support::release::{Channel, item};
 use crate::support::{require_tool, stderr, stdout};
-use crate::verify::{Channel, assert_exit, item};
 
 /// What `verify` of one hostile tarball may use at most.
 const MAX_RSS_KIB: u64 = 64 * 1024;
@@ -16,10 +17,7 @@ const MAX_RSS_KIB: u64 = 64 * 1024;
 /// `/usr/bin/time -f %M`; returns the output and the child's peak RSS in KiB.
 fn verify_measured(c: &Channel, name: &str, bytes: &[u8], extra: &[&str]) -> (Output, u64) {
     require_tool("time");
-    let file = c.ctx.root().join(name);
-    std::fs::write(&file, bytes).unwrap();
-    let url = c.publish(&file, &["--build-id", &c.id]);
-    c.manifest("canary", &url, &file, &["--kind", "source-tar"]);
+    c.release_tarball(name, bytes);
     let rss_file = c.ctx.root().join("rss.txt");
     let out = c
         .ctx
@@ -60,14 +58,27 @@ fn fails_item_5_bounded(out: &Output, rss_kib: u64) -> String {
     line
 }
 
+/// A fresh channel and a tarball begun as git begins one: the commit in the pax
+/// global header, then the top folder.
+fn begun() -> (Channel, RawTar) {
+    let c = Channel::new();
+    let tar = RawTar::new().commit(&c.commit).dir(&c.top());
+    (c, tar)
+}
+
+/// Releases `bytes` as `name` on `c`: `verify` must fail item 5, within bounds.
+/// Returns item 5's line.
+fn item_5(c: &Channel, name: &str, bytes: &[u8]) -> String {
+    let (out, rss) = verify_measured(c, name, bytes, &[]);
+    fails_item_5_bounded(&out, rss)
+}
+
 /// tar 0.4 reads a GNU long-name entry whole before any caller code runs: a 256 MiB
 /// name must be refused by its declared size, unread.
 #[test]
 fn a_gnu_long_name_bomb_is_refused_unread() {
-    let c = Channel::new();
-    let bytes = RawTar::new()
-        .commit(&c.commit)
-        .dir(&c.top())
+    let (c, tar) = begun();
+    let bytes = tar
         .repeated(
             tar::EntryType::GNULongName,
             b"././@LongLink",
@@ -77,8 +88,7 @@ fn a_gnu_long_name_bomb_is_refused_unread() {
         .file(format!("{}x", c.top()).as_bytes(), b"x\n")
         .finish();
     assert!(bytes.len() < 2 << 20, "the bomb is {} bytes", bytes.len());
-    let (out, rss) = verify_measured(&c, "long-name-bomb.tar.gz", &bytes, &[]);
-    let line = fails_item_5_bounded(&out, rss);
+    let line = item_5(&c, "long-name-bomb.tar.gz", &bytes);
     assert!(
         line.contains("GNU long name (`L`) entry of 268435456 bytes"),
         "{line}"
@@ -88,15 +98,12 @@ fn a_gnu_long_name_bomb_is_refused_unread() {
 /// The same through a pax header (`x`), whose records tar 0.4 also reads whole.
 #[test]
 fn a_pax_header_bomb_is_refused_unread() {
-    let c = Channel::new();
-    let bytes = RawTar::new()
-        .commit(&c.commit)
-        .dir(&c.top())
+    let (c, tar) = begun();
+    let bytes = tar
         .repeated(tar::EntryType::XHeader, b"PaxHeader/x", 256 << 20, b'a')
         .file(format!("{}x", c.top()).as_bytes(), b"x\n")
         .finish();
-    let (out, rss) = verify_measured(&c, "pax-bomb.tar.gz", &bytes, &[]);
-    let line = fails_item_5_bounded(&out, rss);
+    let line = item_5(&c, "pax-bomb.tar.gz", &bytes);
     assert!(
         line.contains("pax header (`x`) entry of 268435456 bytes"),
         "{line}"
@@ -106,47 +113,38 @@ fn a_pax_header_bomb_is_refused_unread() {
 /// An extractor names the entry by its pax `path`, not by the clean ustar name.
 #[test]
 fn a_clean_ustar_name_with_a_pax_path_climbing_out_fails_item_5() {
-    let c = Channel::new();
+    let (c, tar) = begun();
     let top = c.top();
-    let bytes = RawTar::new()
-        .commit(&c.commit)
-        .dir(&top)
+    let bytes = tar
         .pax(&[("path", b"../x")])
         .file(format!("{top}clean.txt").as_bytes(), b"x\n")
         .finish();
-    let (out, rss) = verify_measured(&c, "pax-path.tar.gz", &bytes, &[]);
-    let line = fails_item_5_bounded(&out, rss);
+    let line = item_5(&c, "pax-path.tar.gz", &bytes);
     assert!(line.contains("`../x` climbs out with `..`"), "{line}");
 }
 
 /// The same with a GNU long name that is absolute, and a pax `linkpath` that leaves.
 #[test]
 fn gnu_long_names_and_pax_link_paths_are_the_names_checked() {
-    let c = Channel::new();
+    let (c, tar) = begun();
     let top = c.top();
-    let bytes = RawTar::new()
-        .commit(&c.commit)
-        .dir(&top)
+    let bytes = tar
         .long_name(b"/etc/cron.d/x")
         .file(format!("{top}a").as_bytes(), b"x\n")
         .finish();
-    let (out, rss) = verify_measured(&c, "gnu-long-name.tar.gz", &bytes, &[]);
-    let line = fails_item_5_bounded(&out, rss);
+    let line = item_5(&c, "gnu-long-name.tar.gz", &bytes);
     assert!(
         line.contains("`/etc/cron.d/x` is an absolute path"),
         "{line}"
     );
 
-    let c = Channel::new();
+    let (c, tar) = begun();
     let top = c.top();
-    let bytes = RawTar::new()
-        .commit(&c.commit)
-        .dir(&top)
+    let bytes = tar
         .pax(&[("linkpath", b"../../../etc")])
         .symlink(&format!("{top}l"), "ok")
         .finish();
-    let (out, rss) = verify_measured(&c, "pax-linkpath.tar.gz", &bytes, &[]);
-    let line = fails_item_5_bounded(&out, rss);
+    let line = item_5(&c, "pax-linkpath.tar.gz", &bytes);
     assert!(line.contains("-> `../../../etc` leaves the tree"), "{line}");
 }
 
@@ -154,16 +152,13 @@ fn gnu_long_names_and_pax_link_paths_are_the_names_checked() {
 /// differently from a reader that ignores it: refused.
 #[test]
 fn a_pax_size_that_disagrees_with_the_header_fails_item_5() {
-    let c = Channel::new();
+    let (c, tar) = begun();
     let top = c.top();
-    let bytes = RawTar::new()
-        .commit(&c.commit)
-        .dir(&top)
+    let bytes = tar
         .pax(&[("size", b"1024")])
         .file(format!("{top}a").as_bytes(), b"x\n")
         .finish();
-    let (out, rss) = verify_measured(&c, "pax-size.tar.gz", &bytes, &[]);
-    let line = fails_item_5_bounded(&out, rss);
+    let line = item_5(&c, "pax-size.tar.gz", &bytes);
     assert!(
         line.contains("extractors would read the archive differently"),
         "{line}"
@@ -189,17 +184,14 @@ fn a_git_archive_with_paths_over_100_bytes_passes_item_5() {
 /// `a/b -> ..` stays inside; `c -> a/b/..` then resolves above the top folder.
 #[test]
 fn a_symlink_leaving_through_a_chain_of_symlinks_fails_item_5() {
-    let c = Channel::new();
+    let (c, tar) = begun();
     let top = c.top();
-    let bytes = RawTar::new()
-        .commit(&c.commit)
-        .dir(&top)
+    let bytes = tar
         .dir(&format!("{top}a/"))
         .symlink(&format!("{top}a/b"), "..")
         .symlink(&format!("{top}c"), "a/b/..")
         .finish();
-    let (out, rss) = verify_measured(&c, "chain.tar.gz", &bytes, &[]);
-    let line = fails_item_5_bounded(&out, rss);
+    let line = item_5(&c, "chain.tar.gz", &bytes);
     assert!(
         line.contains(&format!(
             "symlink `{top}c` -> `a/b/..` leaves the tree once extracted"
@@ -212,11 +204,9 @@ fn a_symlink_leaving_through_a_chain_of_symlinks_fails_item_5() {
 /// after extraction, so the order does not matter. A hard link through it too.
 #[test]
 fn a_hard_link_through_a_later_symlink_chain_fails_item_5() {
-    let c = Channel::new();
+    let (c, tar) = begun();
     let top = c.top();
-    let bytes = RawTar::new()
-        .commit(&c.commit)
-        .dir(&top)
+    let bytes = tar
         .symlink(&format!("{top}c"), "a/b/..")
         .dir(&format!("{top}a/"))
         .symlink(&format!("{top}a/b"), "..")
@@ -239,11 +229,9 @@ fn a_hard_link_through_a_later_symlink_chain_fails_item_5() {
 /// least 1 GiB) stops the inflation; `--max-unpacked` sets another.
 #[test]
 fn a_gzip_bomb_stops_at_the_unpacked_limit() {
-    let c = Channel::new();
+    let (c, tar) = begun();
     let top = c.top();
-    let bytes = RawTar::new()
-        .commit(&c.commit)
-        .dir(&top)
+    let bytes = tar
         .repeated(
             tar::EntryType::Regular,
             format!("{top}zeros").as_bytes(),
@@ -284,8 +272,7 @@ fn names_in_messages_are_cut_at_200_characters() {
         .pax(&[("path", name.as_bytes())])
         .file(b"other/short", b"x\n")
         .finish();
-    let (out, rss) = verify_measured(&c, "long-names.tar.gz", &bytes, &[]);
-    let line = fails_item_5_bounded(&out, rss);
+    let line = item_5(&c, "long-names.tar.gz", &bytes);
     let shown = format!("`other/{}…`", "n".repeat(194));
     assert!(line.contains(&shown), "{line}");
 }

@@ -8,7 +8,10 @@ use std::process::Output;
 use serde::Deserialize;
 
 use crate::otactl_snapshot;
-use crate::support::{TestContext, stderr, stdout};
+use crate::support::assert::{assert_exit, assert_exit_case, assert_no_secret};
+use crate::support::files::{mode, names, temp_files};
+use crate::support::keys::{openssl_der, openssl_genpkey, openssl_public};
+use crate::support::{TestContext, fixtures, stderr, stdout};
 
 /// `key show --format json`.
 #[derive(Debug, Deserialize)]
@@ -23,26 +26,6 @@ struct ShowJson {
 /// The base64 body of a PEM file: what must never be printed for a private key.
 fn pem_body(pem: &str) -> String {
     pem.lines().filter(|l| !l.starts_with("-----")).collect()
-}
-
-/// Panics when any base64 line of the private PEM shows up in the output.
-fn assert_no_secret(private_pem: &str, out: &Output) {
-    let printed = format!("{}{}", stdout(out), stderr(out));
-    let flat: String = printed.split_whitespace().collect();
-    for line in private_pem
-        .lines()
-        .filter(|l| !l.starts_with("-----") && !l.trim().is_empty())
-    {
-        assert!(
-            !printed.contains(line),
-            "private key material was printed:\n{printed}"
-        );
-    }
-    let body = pem_body(private_pem);
-    assert!(
-        body.is_empty() || !flat.contains(&body),
-        "private key material was printed:\n{printed}"
-    );
 }
 
 /// The key id as SPEC 2.3 defines it, computed with openssl alone: the first 16 hex
@@ -72,31 +55,14 @@ fn openssl_key_id(ctx: &TestContext, public_pem: &Path) -> String {
     hex[..16].to_owned()
 }
 
-/// The names in a folder.
-fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 /// Panics when a folder holds a temporary file of an atomic write.
 fn assert_no_temp_files(dir: &Path) {
-    if dir.exists() {
-        let found = names(dir);
-        assert!(
-            found.iter().all(|n| !n.starts_with(".otactl-")
-                && Path::new(n).extension().is_none_or(|e| e != "tmp")),
-            "temporary files left in {}: {found:?}",
-            dir.display()
-        );
-    }
-}
-
-fn mode(path: &Path) -> u32 {
-    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    let found = temp_files(dir);
+    assert!(
+        found.is_empty(),
+        "temporary files left in {}: {found:?}",
+        dir.display()
+    );
 }
 
 fn generate(ctx: &TestContext, private: &Path, public: &Path) -> std::process::Command {
@@ -108,13 +74,21 @@ fn generate(ctx: &TestContext, private: &Path, public: &Path) -> std::process::C
     cmd
 }
 
+/// Runs `cmd`, which must refuse to write (exit 4) and print nothing on stdout.
+fn refused(cmd: &mut std::process::Command) -> Output {
+    let out = cmd.output().unwrap();
+    assert_exit(&out, 4);
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    out
+}
+
 #[test]
 fn generate_writes_a_key_pair_that_openssl_reads() {
     let ctx = TestContext::new();
     let private = ctx.root().join("secret/k.pem");
     let public = PathBuf::from("keys/ota_pubkey.pem");
     let out = generate(&ctx, &private, &public).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
 
     // stdout is the key id and nothing else.
     let key_id = stdout(&out).trim_end().to_owned();
@@ -176,7 +150,7 @@ fn generate_writes_a_key_pair_that_openssl_reads() {
         .output()
         .unwrap();
     for shown in [&shown_private, &shown_public] {
-        assert_eq!(shown.status.code(), Some(0), "{}", stderr(shown));
+        assert_exit(shown, 0);
         assert_eq!(stdout(shown), public_pem);
         assert_no_secret(&private_pem, shown);
     }
@@ -203,19 +177,12 @@ fn generate_refuses_a_private_key_inside_a_git_work_tree() {
 
     let mut cmd = generate(&ctx, Path::new("secret/k.pem"), &public);
     let out = otactl_snapshot!(ctx, cmd, "generate_in_work_tree");
-    assert_eq!(out.status.code(), Some(4));
+    assert_exit(&out, 4);
     assert!(stdout(&out).is_empty());
 
     // The same, named absolutely, deeper down, and from outside the work tree.
-    let out = generate(&ctx, &ctx.path("a/b/c/k.pem"), &public)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-    let out = generate(&ctx, Path::new("repo/k.pem"), &public)
-        .current_dir(ctx.root())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    refused(&mut generate(&ctx, &ctx.path("a/b/c/k.pem"), &public));
+    let out = refused(generate(&ctx, Path::new("repo/k.pem"), &public).current_dir(ctx.root()));
     assert!(
         stderr(&out).contains("refusing to write a private key to `repo/k.pem`"),
         "{}",
@@ -227,10 +194,7 @@ fn generate_refuses_a_private_key_inside_a_git_work_tree() {
     let linked = ctx.root().join("linked");
     ctx.run_tool("git", &["worktree", "add", "-q", linked.to_str().unwrap()]);
     assert!(linked.join(".git").is_file());
-    let out = generate(&ctx, &linked.join("k.pem"), &public)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    refused(&mut generate(&ctx, &linked.join("k.pem"), &public));
 
     // Nothing was written: no key, no folder, no temporary file.
     assert_eq!(names(&ctx.cwd), [".git"]);
@@ -246,20 +210,13 @@ fn generate_sees_through_dot_dot_into_a_work_tree() {
     ctx.git_init();
     let outside = ctx.root().join("outside");
     std::fs::create_dir_all(&outside).unwrap();
-    let out = generate(
-        &ctx,
-        Path::new("../nothing/../repo/k.pem"),
-        Path::new("pub.pem"),
-    )
-    .current_dir(&outside)
-    .output()
-    .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(4),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
+    let out = refused(
+        generate(
+            &ctx,
+            Path::new("../nothing/../repo/k.pem"),
+            Path::new("pub.pem"),
+        )
+        .current_dir(&outside),
     );
     assert!(
         stderr(&out).contains("inside the git work tree"),
@@ -286,7 +243,7 @@ fn generate_never_overwrites_an_existing_private_key() {
 
     let mut cmd = generate(&ctx, &private, Path::new("keys/ota_pubkey.pem"));
     let out = otactl_snapshot!(ctx, cmd, "generate_existing_private");
-    assert_eq!(out.status.code(), Some(4));
+    assert_exit(&out, 4);
     assert!(stdout(&out).is_empty());
     assert_eq!(
         std::fs::read_to_string(&private).unwrap(),
@@ -306,7 +263,7 @@ fn generate_never_overwrites_an_existing_public_key() {
 
     let mut cmd = generate(&ctx, &private, Path::new("keys/ota_pubkey.pem"));
     let out = otactl_snapshot!(ctx, cmd, "generate_existing_public");
-    assert_eq!(out.status.code(), Some(4));
+    assert_exit(&out, 4);
     assert!(stdout(&out).is_empty());
     assert_eq!(ctx.read("keys/ota_pubkey.pem"), "the key devices trust\n");
     // The private half must not be made when its public half cannot be written.
@@ -322,7 +279,7 @@ fn generate_refuses_one_file_for_both_halves() {
     let ctx = TestContext::new();
     let both = ctx.root().join("secret/k.pem");
     let out = generate(&ctx, &both, &both).output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_exit(&out, 2);
     assert!(stderr(&out).contains("--public"), "{}", stderr(&out));
     assert!(!ctx.root().join("secret").exists());
 }
@@ -334,7 +291,7 @@ fn show_json(ctx: &TestContext, file: &str) -> (ShowJson, Output) {
         .args(["key", "show", "--format", "json", file])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{file}: {}", stderr(&out));
+    assert_exit_case(&out, 0, file);
     let shown: ShowJson = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{file}: {e}\n{}", stdout(&out)));
     (shown, out)
@@ -343,37 +300,11 @@ fn show_json(ctx: &TestContext, file: &str) -> (ShowJson, Output) {
 #[test]
 fn show_reads_openssl_keys_in_pem_and_der() {
     let ctx = TestContext::new();
-    let openssl = |args: &[&str]| {
-        ctx.run_tool("openssl", args);
-    };
-    openssl(&["genpkey", "-algorithm", "ed25519", "-out", "private.pem"]);
-    openssl(&[
-        "pkey",
-        "-in",
-        "private.pem",
-        "-outform",
-        "DER",
-        "-out",
-        "private.der",
-    ]);
-    openssl(&[
-        "pkey",
-        "-in",
-        "private.pem",
-        "-pubout",
-        "-out",
-        "public.pem",
-    ]);
-    openssl(&[
-        "pkey",
-        "-pubin",
-        "-in",
-        "public.pem",
-        "-outform",
-        "DER",
-        "-out",
-        "public.der",
-    ]);
+    let path = |name: &str| ctx.path(name);
+    openssl_genpkey(&ctx, "ed25519", &path("private.pem"));
+    openssl_der(&ctx, &path("private.pem"), &path("private.der"), false);
+    openssl_public(&ctx, &path("private.pem"), &path("public.pem"));
+    openssl_der(&ctx, &path("public.pem"), &path("public.der"), true);
     let private_pem = ctx.read("private.pem");
     let public_pem = ctx.read("public.pem");
     let key_id = openssl_key_id(&ctx, &ctx.path("public.pem"));
@@ -392,7 +323,7 @@ fn show_reads_openssl_keys_in_pem_and_der() {
         assert_no_secret(&private_pem, &out);
 
         let out = ctx.otactl().args(["key", "show", file]).output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{file}: {}", stderr(&out));
+        assert_exit_case(&out, 0, file);
         assert_eq!(stdout(&out), public_pem, "{file}");
         assert_eq!(
             stderr(&out),
@@ -414,41 +345,19 @@ fn show_reads_openssl_keys_in_pem_and_der() {
 #[test]
 fn show_explains_files_that_are_not_ed25519_keys() {
     let ctx = TestContext::new();
-    let openssl = |args: &[&str]| {
-        ctx.run_tool("openssl", args);
-    };
+    let path = |name: &str| ctx.path(name);
     ctx.write("notes.txt", "these are release notes, not a key\n");
-    openssl(&[
-        "genpkey",
-        "-algorithm",
-        "RSA",
-        "-pkeyopt",
-        "rsa_keygen_bits:1024",
-        "-out",
-        "rsa.pem",
-    ]);
-    openssl(&[
-        "pkcs8", "-topk8", "-nocrypt", "-in", "rsa.pem", "-outform", "DER", "-out", "rsa.der",
-    ]);
-    openssl(&[
-        "pkey",
-        "-in",
-        "rsa.pem",
-        "-pubout",
-        "-out",
-        "rsa-public.pem",
-    ]);
-    openssl(&[
-        "genpkey",
-        "-algorithm",
-        "EC",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-out",
-        "ec.pem",
-    ]);
-    openssl(&["pkey", "-in", "ec.pem", "-pubout", "-out", "ec-public.pem"]);
-    openssl(&["genpkey", "-algorithm", "ed448", "-out", "ed448.pem"]);
+    openssl_genpkey(&ctx, "rsa", &path("rsa.pem"));
+    ctx.run_tool(
+        "openssl",
+        &[
+            "pkcs8", "-topk8", "-nocrypt", "-in", "rsa.pem", "-outform", "DER", "-out", "rsa.der",
+        ],
+    );
+    openssl_public(&ctx, &path("rsa.pem"), &path("rsa-public.pem"));
+    openssl_genpkey(&ctx, "ec", &path("ec.pem"));
+    openssl_public(&ctx, &path("ec.pem"), &path("ec-public.pem"));
+    openssl_genpkey(&ctx, "ed448", &path("ed448.pem"));
 
     let mut all = String::new();
     for (file, algorithm) in [
@@ -488,4 +397,16 @@ fn show_explains_files_that_are_not_ed25519_keys() {
         }
     }
     insta::assert_snapshot!("show_not_ed25519", all);
+}
+
+#[test]
+fn show_refuses_a_weak_public_key() {
+    // The identity point: small order, every signature "verifies" under lax checks.
+    let ctx = TestContext::new();
+    let identity = fixtures().join("vectors/identity.public.pem");
+    let mut cmd = ctx.otactl();
+    cmd.args(["key", "show"]).arg(&identity);
+    let out = otactl_snapshot!(ctx, cmd, "show_weak_key");
+    assert_exit(&out, 2);
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
 }

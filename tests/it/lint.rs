@@ -9,12 +9,13 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::otactl_snapshot;
+use crate::support::assert::{assert_exit, assert_no_secret, assert_text_has_no_secret};
+use crate::support::fixture::MIN;
 use crate::support::{FindingJson, TestContext, manifest_json, stderr, stdout};
 
 const CANARY: &str = "20260115-1614-9121078";
 const STAGING: &str = "20260114-1000-8888888";
 const STABLE: &str = "20260110-0800-7777777";
-const MIN: &str = "20251201-0930-1a2b3c4";
 
 /// The configuration of a repository whose devices require signatures.
 const SIGNED_CONFIG: &str = "[signing]\npublic_keys = [\"keys/ota_pubkey.pem\"]\nrequire = true\n";
@@ -72,7 +73,7 @@ impl Repo {
             .args(["--public", "keys/ota_pubkey.pem"])
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_exit(&out, 0);
         let key_id = stdout(&out).trim().to_owned();
         assert_eq!(key_id.len(), 16);
         ctx.write("otactl.toml", config);
@@ -95,7 +96,7 @@ impl Repo {
             .arg(&self.private)
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_exit(&out, 0);
     }
 
     /// Writes and signs `channels/CHANNEL/manifest.json`.
@@ -151,16 +152,14 @@ impl Repo {
             + 1
     }
 
-    /// Panics when the output shows any line of the private key.
+    /// The PEM text of the private key.
+    fn private_pem(&self) -> String {
+        std::fs::read_to_string(&self.private).unwrap()
+    }
+
+    /// Panics when the output shows any part of the private key.
     fn assert_no_secret(&self, out: &Output) {
-        let private = std::fs::read_to_string(&self.private).unwrap();
-        let printed = format!("{}{}", stdout(out), stderr(out));
-        for line in private.lines().filter(|l| !l.starts_with("-----")) {
-            assert!(
-                !printed.contains(line),
-                "the private key was printed:\n{printed}"
-            );
-        }
+        assert_no_secret(&self.private_pem(), out);
     }
 }
 
@@ -231,10 +230,10 @@ fn a_signed_valid_repository_passes() {
         .map(|c| repo.ctx.read(&format!("channels/{c}/manifest.json")))
         .collect();
     let out = repo.snapshot("good", repo.ctx.otactl().arg("lint"));
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
 
     let (report, out) = repo.lint_json(&[]);
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
     assert!(report.ok);
     assert_eq!((report.errors, report.warnings), (0, 0));
     assert_eq!(
@@ -265,10 +264,10 @@ fn a_signed_valid_repository_passes() {
 fn every_problem_of_every_file_is_reported() {
     let repo = broken_repo();
     let out = repo.snapshot("broken", repo.ctx.otactl().arg("lint"));
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, 1);
 
     let (report, out) = repo.lint_json(&[]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, 1);
     assert_eq!(
         stderr(&out),
         "checked 4 manifests: 4 errors, 0 warnings\n",
@@ -350,6 +349,86 @@ fn every_problem_of_every_file_is_reported() {
     );
 }
 
+/// Edits made after signing, two problems in some files:
+/// - stable: an unknown key, out of the sorted order (so also not the house layout);
+/// - staging: other notes;
+/// - canary: another channel;
+/// - beta: a stray manifest of channel `stable`.
+fn changed_after_signing() -> Repo {
+    let repo = signed_repo();
+    let ctx = &repo.ctx;
+    let edit = |channel: &str, from: &str, to: &str| {
+        let file = format!("channels/{channel}/manifest.json");
+        let text = ctx.read(&file);
+        assert!(text.contains(from), "{file}: {from}");
+        ctx.write(&file, text.replacen(from, to, 1));
+    };
+    edit("stable", "\"notes\"", "\"extra\": \"x\",\n  \"notes\"");
+    edit("staging", "staging build", "tampered");
+    edit(
+        "canary",
+        "\"channel\": \"canary\"",
+        "\"channel\": \"stable\"",
+    );
+    ctx.write(
+        "channels/beta/manifest.json",
+        manifest_json("stable", "20260101-0000-1111111", None, "stray"),
+    );
+    repo
+}
+
+#[test]
+fn every_problem_of_a_file_is_reported_not_just_the_first() {
+    let repo = changed_after_signing();
+    let out = repo.snapshot("broken_after_signing", repo.ctx.otactl().arg("lint"));
+    assert_exit(&out, 1);
+
+    let (report, out) = repo.lint_json(&[]);
+    assert_exit(&out, 1);
+    assert!(!report.ok);
+    let errors = |path: &str| -> Vec<(Option<usize>, String)> {
+        report
+            .file(path)
+            .findings
+            .iter()
+            .filter(|f| f.severity == "error")
+            .map(|f| (f.line, f.message.clone()))
+            .collect()
+    };
+    // The unknown key also changes the signed bytes: two errors in one file.
+    let stable = errors("channels/stable/manifest.json");
+    assert_eq!(stable.len(), 2, "{stable:?}");
+    assert!(
+        stable
+            .iter()
+            .any(|(l, m)| *l == Some(11) && m.contains("unknown key \"extra\"")),
+        "{stable:?}"
+    );
+    assert!(
+        stable.iter().any(|(_, m)| m.contains("does not verify")),
+        "{stable:?}"
+    );
+    let staging = errors("channels/staging/manifest.json");
+    assert_eq!(staging.len(), 1, "{staging:?}");
+    assert!(staging[0].1.contains("does not verify"), "{staging:?}");
+    let canary = errors("channels/canary/manifest.json");
+    assert_eq!(canary.len(), 2, "{canary:?}");
+    assert!(
+        canary
+            .iter()
+            .any(|(l, m)| *l == Some(8) && m.contains("in the folder `canary`")),
+        "{canary:?}"
+    );
+    let beta = errors("channels/beta/manifest.json");
+    assert!(beta[0].1.contains("not in a channel folder"), "{beta:?}");
+    assert_eq!(
+        report.errors,
+        stable.len() + staging.len() + canary.len() + beta.len()
+    );
+    // `extra` is not where sorted keys would put it.
+    assert_eq!(report.warnings, 1);
+}
+
 #[test]
 fn no_strict_keys_turns_an_unknown_key_into_a_warning() {
     let repo = signed_repo();
@@ -367,7 +446,7 @@ fn no_strict_keys_turns_an_unknown_key_into_a_warning() {
         "no_strict_keys",
         repo.ctx.otactl().args(["lint", "--no-strict-keys"]),
     );
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
     // The flag is global: before the command too, and in JSON.
     let out = repo
         .ctx
@@ -375,7 +454,7 @@ fn no_strict_keys_turns_an_unknown_key_into_a_warning() {
         .args(["--no-strict-keys", "lint", "--format", "json"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     let report: LintJson = serde_json::from_slice(&out.stdout).unwrap();
     assert!(report.ok);
     assert_eq!((report.errors, report.warnings), (0, 1));
@@ -409,7 +488,7 @@ fn github_format_prints_workflow_commands_and_appends_a_step_summary() {
     };
 
     let out = run();
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, 1);
     insta::assert_snapshot!("github", repo.transcript(&out));
     let lines: Vec<String> = stdout(&out).lines().map(str::to_owned).collect();
     assert_eq!(lines.len(), 4, "one workflow command per finding");
@@ -438,7 +517,7 @@ fn github_format_prints_workflow_commands_and_appends_a_step_summary() {
 
     // A second run appends the same table again.
     let again = run();
-    assert_eq!(again.status.code(), Some(1));
+    assert_exit(&again, 1);
     assert_eq!(stdout(&again), stdout(&out));
     let second = std::fs::read_to_string(&summary).unwrap();
     assert_eq!(second, format!("{first}{table}"));
@@ -446,7 +525,7 @@ fn github_format_prints_workflow_commands_and_appends_a_step_summary() {
     // Without `GITHUB_STEP_SUMMARY` nothing is written anywhere.
     let before = std::fs::read_dir(repo.ctx.root()).unwrap().count();
     let out = repo.lint(&["--format", "github"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, 1);
     assert_eq!(std::fs::read_dir(repo.ctx.root()).unwrap().count(), before);
 }
 
@@ -470,7 +549,7 @@ fn base_ref_refuses_downgrades_and_min_build_id_decreases() {
         "base_downgrades",
         repo.ctx.otactl().args(["lint", "--base", "HEAD"]),
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, 1);
     let (report, _) = repo.lint_json(&["--base", "HEAD"]);
     assert_eq!((report.errors, report.warnings), (3, 0), "{report:#?}");
     let only = |path: &str| -> (Option<usize>, Option<String>) {
@@ -503,14 +582,14 @@ fn base_ref_refuses_downgrades_and_min_build_id_decreases() {
         "base_later_builds",
         repo.ctx.otactl().args(["lint", "--base", "HEAD"]),
     );
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
 
     // A ref that names no commit is a usage error, not a failed check.
     let out = repo.snapshot(
         "base_unknown_ref",
         repo.ctx.otactl().args(["lint", "--base", "nosuchref"]),
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     assert!(stdout(&out).is_empty());
 }
 
@@ -536,7 +615,7 @@ fn base_ref_without_the_channel_is_fine() {
     repo.ctx.git_commit("stable goes back");
     assert_eq!(repo.lint(&["--base", "HEAD"]).status.code(), Some(0));
     let (report, out) = repo.lint_json(&["--base", "HEAD~1"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, 1);
     assert_eq!(report.errors, 1, "{report:#?}");
     assert!(
         report.file("channels/stable/manifest.json").findings[0]
@@ -556,7 +635,7 @@ fn a_private_key_configured_as_trusted_is_reported_and_never_printed() {
     );
 
     let out = repo.lint(&[]);
-    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_exit(&out, 1);
     assert!(
         stdout(&out).lines().any(|l| l
             == "error: keys/private.pem: trusted key file is a private key; a trusted key file must hold only the public key"),
@@ -566,7 +645,7 @@ fn a_private_key_configured_as_trusted_is_reported_and_never_printed() {
     repo.assert_no_secret(&out);
 
     let (report, out) = repo.lint_json(&[]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, 1);
     assert!(!report.ok);
     let key = report.file("keys/private.pem");
     assert_eq!(key.findings.len(), 1);
@@ -582,7 +661,7 @@ fn a_private_key_configured_as_trusted_is_reported_and_never_printed() {
         .env("GITHUB_STEP_SUMMARY", &summary)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, 1);
     assert!(
         stdout(&out).contains(
             "::error file=keys/private.pem,title=otactl lint::trusted key file is a private key"
@@ -591,14 +670,9 @@ fn a_private_key_configured_as_trusted_is_reported_and_never_printed() {
         stdout(&out)
     );
     repo.assert_no_secret(&out);
-    let private = std::fs::read_to_string(&repo.private).unwrap();
+    // Nor to the step summary.
     let table = std::fs::read_to_string(&summary).unwrap();
-    for line in private.lines().filter(|l| !l.starts_with("-----")) {
-        assert!(
-            !table.contains(line),
-            "the private key went to the step summary"
-        );
-    }
+    assert_text_has_no_secret(&repo.private_pem(), &table);
 }
 
 #[test]
@@ -616,7 +690,7 @@ fn a_manifest_not_in_the_house_layout_draws_a_warning() {
     );
 
     let out = repo.snapshot("compact_json", repo.ctx.otactl().arg("lint"));
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
     let (report, _) = repo.lint_json(&[]);
     assert!(report.ok);
     assert_eq!((report.errors, report.warnings), (0, 1));
@@ -642,14 +716,14 @@ fn paths_name_files_and_folders_to_search() {
         "path_file",
         ctx.otactl().args(["lint", "channels/stable/manifest.json"]),
     );
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
     let (report, _) = repo.lint_json(&["channels/stable/manifest.json"]);
     assert_eq!(report.paths(), ["channels/stable/manifest.json"]);
 
     // A folder: every manifest.json below it, at any depth, with the channel rule
     // applied to the folder that holds each.
     let out = repo.snapshot("path_folder", ctx.otactl().args(["lint", "archive"]));
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, 1);
     let (report, _) = repo.lint_json(&["archive"]);
     assert_eq!(
         report.paths(),
@@ -691,13 +765,7 @@ fn a_path_that_does_not_exist_is_a_usage_error() {
     // A misspelt PATH in CI must not look like a manifest that failed its checks.
     let repo = signed_repo();
     let out = repo.lint(&["channels/stabel/manifest.json"]);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_exit(&out, 2);
     assert!(
         stderr(&out).contains("channels/stabel/manifest.json"),
         "{}",
@@ -713,13 +781,13 @@ fn missing_channel_manifests_are_not_errors() {
     let mut cmd = ctx.otactl();
     cmd.arg("lint");
     let out = otactl_snapshot!(ctx, cmd, "fresh");
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     let out = ctx
         .otactl()
         .args(["lint", "--format", "json"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     assert!(out.stdout.is_empty());
 
     // Signatures required, but only stable is published yet: the canary folder
@@ -755,7 +823,7 @@ fn an_unknown_configuration_key_is_a_configuration_error() {
     let mut cmd = ctx.otactl();
     cmd.arg("lint");
     let out = otactl_snapshot!(ctx, cmd, "config_unknown_key");
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
 
     // A typo in `[signing]` would silently drop the signature requirement.
     ctx.write(
@@ -765,7 +833,7 @@ fn an_unknown_configuration_key_is_a_configuration_error() {
     let mut cmd = ctx.otactl();
     cmd.args(["lint", "--format", "json"]);
     let out = otactl_snapshot!(ctx, cmd, "config_unknown_signing_key");
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     assert!(stdout(&out).is_empty());
 }
 
@@ -816,7 +884,39 @@ fn dash_c_runs_in_another_folder() {
     cmd.current_dir(&elsewhere)
         .args(["-C", "../nowhere", "lint"]);
     let out = repo.snapshot("dash_c_missing_folder", &mut cmd);
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
+}
+
+#[test]
+fn channels_dir_puts_the_channel_folders_elsewhere() {
+    // A repository of channel folders at its top, checked from another folder with
+    // `-C` and a configuration that says so.
+    let ctx = TestContext::new();
+    let other = ctx.root().join("other");
+    std::fs::create_dir_all(other.join("stable")).unwrap();
+    std::fs::write(
+        other.join("stable/manifest.json"),
+        manifest_json("stable", STABLE, None, "n"),
+    )
+    .unwrap();
+    std::fs::write(
+        other.join("flat.toml"),
+        "channels_dir = \".\"\nchannels = [\"stable\"]\n",
+    )
+    .unwrap();
+    let out = ctx
+        .otactl()
+        .arg("-C")
+        .arg(&other)
+        .args(["lint", "--config", "flat.toml"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains("checked 1 manifest"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -829,7 +929,7 @@ fn config_flag_uses_another_configuration() {
         manifest_json("stable", STABLE, None, "unsigned"),
     );
     let out = repo.lint(&[]);
-    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_exit(&out, 0);
 
     let out = repo.snapshot(
         "config_flag",
@@ -837,7 +937,7 @@ fn config_flag_uses_another_configuration() {
             .otactl()
             .args(["lint", "-v", "--config", "strict.toml"]),
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, 1);
 
     // With -C, the file is found from that folder.
     let out = repo
@@ -847,7 +947,7 @@ fn config_flag_uses_another_configuration() {
         .args(["-C", "repo", "lint", "--config", "strict.toml"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_exit(&out, 1);
     assert!(
         stdout(&out).contains(
             "error: channels/stable/manifest.json: the manifest is not signed, and signatures are required"
@@ -859,7 +959,7 @@ fn config_flag_uses_another_configuration() {
     let mut cmd = repo.ctx.otactl();
     cmd.args(["lint", "--config", "nosuch.toml"]);
     let out = repo.snapshot("config_flag_missing_file", &mut cmd);
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
 }
 
 #[test]
@@ -896,7 +996,7 @@ fn hints_name_only_flags_that_lint_accepts() {
     let repo = Repo::new("");
     repo.write_signed("stable", STABLE, None);
     let out = repo.lint(&[]);
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
     let text = stdout(&out);
     assert!(text.contains("the signature was not checked"), "{text}");
     let help = stdout(&repo.ctx.otactl().args(["lint", "--help"]).output().unwrap());
@@ -922,7 +1022,7 @@ fn the_summary_counts_manifests_not_key_files() {
         manifest_json("stable", STABLE, None, "n"),
     );
     let out = repo.lint(&[]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, 1);
     assert!(
         stderr(&out).starts_with("checked 1 manifest:"),
         "one manifest exists: {}",

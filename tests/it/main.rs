@@ -18,7 +18,6 @@
 mod support;
 
 mod bad_input;
-mod checklist;
 mod help;
 mod hostile_files;
 mod hostile_local;
@@ -26,14 +25,13 @@ mod hostile_server;
 mod hostile_tar;
 mod house;
 mod key;
-mod keys;
 mod lint;
-mod lint_repo;
-mod manifest;
+mod manifest_new;
+mod manifest_sign;
+mod manifest_verify;
 mod publish_dir;
 mod real_repo;
 mod secrets;
-mod signing;
 mod tar;
 mod vectors;
 mod verify;

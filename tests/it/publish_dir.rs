@@ -7,9 +7,10 @@ use std::process::Output;
 
 use serde::Deserialize;
 
+use crate::support::assert::assert_exit;
+use crate::support::fixture::ID;
 use crate::support::{TestContext, stderr, stdout};
 
-const ID: &str = "20260115-1614-9121078";
 const NAME: &str = "app-src-20260115-1614-9121078.tar.gz";
 const BYTES: &[u8] = b"release bytes\n";
 /// `printf 'release bytes\n' | sha256sum`
@@ -72,16 +73,6 @@ fn files_under(dir: &Path) -> Vec<String> {
     }
     found.sort();
     found
-}
-
-fn assert_exit(out: &Output, code: i32) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout:\n{}stderr:\n{}",
-        stdout(out),
-        stderr(out)
-    );
 }
 
 /// The published copy of `out/<NAME>`.

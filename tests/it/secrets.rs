@@ -15,7 +15,10 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use sha2::{Digest, Sha256};
 
-use crate::support::{TestContext, stderr, stdout};
+use crate::support::assert::{assert_exit, assert_not_printed};
+use crate::support::files::names;
+use crate::support::keys::hex;
+use crate::support::{TestContext, stderr};
 
 /// `-----BEGIN {label}-----`, put together at run time.
 fn begin(label: &str) -> String {
@@ -117,14 +120,6 @@ fn pypi_token(rng: &mut Rng) -> String {
     m.push(0);
     field(&mut m, 6, &rng.bytes(32));
     format!("pypi-{}", URL_SAFE_NO_PAD.encode(m))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::new(), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
 }
 
 /// A file's text cut into lines of `width`.
@@ -268,16 +263,9 @@ fn pgp_private_key(ctx: &TestContext) -> (String, String) {
 /// A one-commit repository holding `files`, next to the working folder.
 fn repo(ctx: &TestContext, files: &[(&str, Vec<u8>)]) -> PathBuf {
     let src = ctx.root().join("src-repo");
-    std::fs::create_dir_all(&src).unwrap();
-    std::fs::write(src.join("main.c"), b"int main(void) { return 0; }\n").unwrap();
-    for (rel, content) in files {
-        let path = src.join(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, content).unwrap();
-    }
-    ctx.git_in(&src, &["init", "-q", "-b", "main"]);
-    ctx.git_in(&src, &["add", "-A"]);
-    ctx.git_in(&src, &["commit", "-q", "-m", "x"]);
+    let mut all = vec![("main.c", b"int main(void) { return 0; }\n".to_vec())];
+    all.extend_from_slice(files);
+    ctx.git_repo(&src, "x", &all);
     src
 }
 
@@ -303,24 +291,15 @@ fn assert_refused(
     let src = repo(ctx, files);
     let out = otactl_tar(ctx, &src);
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(4), "{err}");
-    let written: Vec<_> = std::fs::read_dir(&ctx.cwd)
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
+    assert_exit(&out, 4);
+    let written = names(&ctx.cwd);
     assert!(written.is_empty(), "files written: {written:?}");
     let listed: Vec<&str> = err.lines().filter_map(|l| l.strip_prefix("  ")).collect();
     for finding in expected {
         assert!(listed.contains(finding), "`{finding}` not reported:\n{err}");
     }
-    let all = format!("{}{err}", stdout(&out));
-    for secret in secrets {
-        assert!(!secret.is_empty());
-        assert!(
-            !all.contains(secret.as_str()),
-            "a secret value was printed:\n{all}"
-        );
-    }
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    assert_not_printed(&out, &secrets);
     ctx.filter(&err)
 }
 
@@ -550,6 +529,6 @@ fn look_alikes_in_source_and_docs_let_the_build_through() {
     ];
     let src = repo(&ctx, &files);
     let out = otactl_tar(&ctx, &src);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     assert!(ctx.path("out.tar.gz").is_file());
 }

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use crate::otactl_snapshot;
+use crate::support::assert::{assert_exit, assert_exit_case, assert_not_printed};
+use crate::support::files::names;
 use crate::support::{TestContext, stderr, stdout};
 
 /// A source repository at `ctx.path("src")` with every kind of entry git archives.
@@ -114,7 +116,7 @@ fn build_id(ctx: &TestContext, src: &Path, reference: &str) -> String {
         .args(["--ref", reference])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     stdout(&out).trim().to_owned()
 }
 
@@ -159,7 +161,7 @@ fn byte_identical_to_git_archive_for_every_ref() {
         let id = build_id(&ctx, &src, reference);
         let ours = ctx.root().join(format!("rich-src-{id}.tar.gz"));
         let out = otactl_tar(&ctx, &src, reference, &ours, &env);
-        assert_eq!(out.status.code(), Some(0), "{reference}: {}", stderr(&out));
+        assert_exit_case(&out, 0, reference);
         let prefix = format!("--prefix=rich-{id}/");
         let theirs = ctx.git_in(&src, &["archive", "--format=tar.gz", &prefix, reference]);
         let ours_bytes = std::fs::read(&ours).unwrap();
@@ -222,7 +224,47 @@ fn transcript_warns_about_submodules_and_lfs() {
         .arg(&src)
         .args(["--name", "rich", "-o", "rich.tar.gz"]);
     let out = otactl_snapshot!(ctx, cmd, "rich_transcript");
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
+}
+
+#[test]
+fn build_id_and_tar_take_the_source_and_name_from_otactl_toml() {
+    // A channel repository next to its source, as the release flow runs them: neither
+    // `--source` nor `--name` is given.
+    let ctx = TestContext::new();
+    let src = ctx.root().join("src");
+    ctx.git_repo(
+        &src,
+        "app",
+        &[
+            ("README.md", "# app\n"),
+            ("lib/main.c", "int main(void) { return 0; }\n"),
+        ],
+    );
+    ctx.write("otactl.toml", "name = \"app\"\nsource = \"../src\"\n");
+    let out = ctx.otactl().arg("build-id").output().unwrap();
+    assert_exit(&out, 0);
+    let id = stdout(&out).trim().to_owned();
+    assert_eq!(id, build_id(&ctx, &src, "HEAD"));
+    let tarball = ctx.root().join(format!("app-src-{id}.tar.gz"));
+    let out = ctx
+        .otactl()
+        .arg("tar")
+        .arg("-o")
+        .arg(&tarball)
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let theirs = ctx.git_in(
+        &src,
+        &[
+            "archive",
+            "--format=tar.gz",
+            &format!("--prefix=app-{id}/"),
+            "HEAD",
+        ],
+    );
+    assert!(std::fs::read(&tarball).unwrap() == theirs);
 }
 
 #[test]
@@ -250,7 +292,7 @@ fn byte_identical_on_this_repository() {
         .arg(&out_file)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     let id = build_id(&ctx, repo, "HEAD");
     let theirs = ctx.git_in(
         repo,
@@ -322,7 +364,7 @@ fn a_tree_is_refused() {
         .arg(&src)
         .args(["--ref", "no-such-ref"]);
     let out = otactl_snapshot!(ctx, cmd, "unknown_ref");
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
 }
 
 #[test]
@@ -337,29 +379,15 @@ fn build_id_flag_must_name_the_commit() {
         "x.tar.gz",
     ]);
     let out = otactl_snapshot!(ctx, cmd, "build_id_other_commit");
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     assert!(!ctx.path("x.tar.gz").exists());
 }
 
 /// A one-commit repository holding `rel` with `content`.
 fn repo_with(ctx: &TestContext, rel: &str, content: &[u8]) -> PathBuf {
     let src = ctx.path("secret-src");
-    std::fs::create_dir_all(src.join(rel).parent().unwrap()).unwrap();
-    std::fs::write(src.join("main.c"), b"int main(void) { return 0; }\n").unwrap();
-    std::fs::write(src.join(rel), content).unwrap();
-    for args in [
-        &["init", "-q", "-b", "main"][..],
-        &["add", "-A"],
-        &["commit", "-q", "-m", "x"],
-    ] {
-        let out = ctx
-            .tool("git")
-            .current_dir(&src)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", stderr(&out));
-    }
+    let main: &[u8] = b"int main(void) { return 0; }\n";
+    ctx.git_repo(&src, "x", &[("main.c", main), (rel, content)]);
     src
 }
 
@@ -396,63 +424,35 @@ fn secrets_refuse_the_build_and_are_never_printed() {
     for (rel, content, secret) in &cases {
         let ctx = TestContext::new();
         let src = repo_with(&ctx, rel, content.as_bytes());
-        let out = ctx
-            .otactl()
-            .arg("tar")
-            .arg("--source")
-            .arg(&src)
-            .args(["--name", "app", "-o", "out.tar.gz"])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(4), "{rel}: {}", stderr(&out));
+        let tar = |extra: &[&str]| {
+            ctx.otactl()
+                .arg("tar")
+                .arg("--source")
+                .arg(&src)
+                .args(["--name", "app", "-o", "out.tar.gz"])
+                .args(extra)
+                .output()
+                .unwrap()
+        };
+        let out = tar(&[]);
+        assert_exit_case(&out, 4, rel);
         assert!(
             !ctx.path("out.tar.gz").exists(),
             "{rel}: a tarball was written"
         );
         assert!(!ctx.path("out.tar.gz.sha256").exists());
-        let leftovers: Vec<_> = std::fs::read_dir(&ctx.cwd)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
         assert_eq!(
-            leftovers,
-            [std::ffi::OsString::from("secret-src")],
+            names(&ctx.cwd),
+            ["secret-src"],
             "{rel}: temporary files left behind"
         );
-        let all = format!("{}{}", stdout(&out), stderr(&out));
-        assert!(!all.contains(secret), "{rel}: the secret value was printed");
+        assert_not_printed(&out, &[secret]);
         table.push_str(&format!("--- {rel}\n{}", ctx.filter(&stderr(&out))));
         // Let through by --allow-secret, and by allow_secrets in otactl.toml.
-        let out = ctx
-            .otactl()
-            .arg("tar")
-            .arg("--source")
-            .arg(&src)
-            .args(["--name", "app", "-o", "out.tar.gz", "--allow-secret", rel])
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{rel} allowed: {}",
-            stderr(&out)
-        );
+        assert_exit_case(&tar(&["--allow-secret", rel]), 0, &format!("{rel} allowed"));
         std::fs::remove_file(ctx.path("out.tar.gz")).unwrap();
         ctx.write("otactl.toml", format!("allow_secrets = [\"{rel}\"]\n"));
-        let out = ctx
-            .otactl()
-            .arg("tar")
-            .arg("--source")
-            .arg(&src)
-            .args(["--name", "app", "-o", "out.tar.gz"])
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{rel} allowed by config: {}",
-            stderr(&out)
-        );
+        assert_exit_case(&tar(&[]), 0, &format!("{rel} allowed by config"));
     }
     insta::assert_snapshot!("secret_refusals", table);
 }

@@ -4,6 +4,8 @@
 
 use serde::Deserialize;
 
+use crate::support::assert::assert_exit;
+use crate::support::fixture::test_private_key;
 use crate::support::{TestContext, fixtures, stderr};
 
 #[derive(Deserialize)]
@@ -65,7 +67,7 @@ fn canonical_bytes_equal_pythons() {
 fn signatures_equal_pythons() {
     // Ed25519 is deterministic: otactl signing the same bytes with the same key must
     // produce the very signature Python produced.
-    let pem = std::fs::read(fixtures().join("vectors/rfc8032-test1.private.pem")).unwrap();
+    let pem = std::fs::read(test_private_key()).unwrap();
     let key = otactl::keys::PrivateKey::from_bytes(&pem).unwrap();
     let mut checked = 0;
     for case in vectors().cases.iter().filter(|c| c.expect == "valid") {
@@ -135,10 +137,10 @@ fn otactl_signs_what_python_signed() {
         .args(["manifest", "sign"])
         .arg(&file)
         .arg("--key")
-        .arg(fixtures().join("vectors/rfc8032-test1.private.pem"))
+        .arg(test_private_key())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     let signed = object(&ctx.read("channels/stable/manifest.json"));
     assert_eq!(signed["signature"], python_signature);
     assert_eq!(

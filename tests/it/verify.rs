@@ -2,26 +2,14 @@
 //! (build-id → tar → publish dir → manifest new → manifest sign), each item failing
 //! for its own reason, hostile tarballs, and downloads over HTTP with injected faults.
 
-use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use serde::Deserialize;
 
+use crate::support::assert::assert_exit;
 use crate::support::http::{Fault, FileServer};
-use crate::support::{TestContext, fixtures, manifest_json, stderr, stdout};
-
-/// A source repository at `src/` inside a channel repository (git, `main` committed
-/// without manifests) that trusts the RFC 8032 test key, requires signatures and
-/// publishes to `../releases`; the source tarball is made.
-pub(crate) struct Channel {
-    pub(crate) ctx: TestContext,
-    /// The build id of the source's HEAD.
-    pub(crate) id: String,
-    /// The source's HEAD commit.
-    pub(crate) commit: String,
-    /// `../app-src-<id>.tar.gz`, made by `otactl tar`.
-    pub(crate) tarball: PathBuf,
-}
+use crate::support::release::{Channel, item, otactl_ok};
+use crate::support::{manifest_json, stderr, stdout};
 
 /// `verify --format json`.
 #[derive(Debug, Deserialize)]
@@ -43,230 +31,15 @@ struct ItemJson {
     reason: String,
 }
 
-fn run(ctx: &TestContext, args: &[&str]) -> Output {
-    ctx.otactl().args(args).output().unwrap()
+/// `verify` of `canary` with `extra`: exit `code`, the transcript is `snapshot`.
+fn verify_snapshot(c: &Channel, extra: &[&str], code: i32, snapshot: &str) {
+    assert_snapshot_exit(c, &c.verify(extra), code, snapshot);
 }
 
-/// Runs otactl, asserts exit 0 and returns stdout.
-fn ok(ctx: &TestContext, args: &[&str]) -> String {
-    let out = run(ctx, args);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "otactl {args:?}:\n{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    stdout(&out)
-}
-
-fn private_key() -> String {
-    fixtures()
-        .join("vectors/rfc8032-test1.private.pem")
-        .display()
-        .to_string()
-}
-
-fn path_str(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
-
-/// The line of item `number` in a text report.
-pub(crate) fn item(out: &Output, number: u8) -> String {
-    let label = format!("{number}.");
-    stdout(out)
-        .lines()
-        .find(|l| l.split_whitespace().nth(2) == Some(label.as_str()))
-        .unwrap_or_else(|| panic!("no item {number} in:\n{}", stdout(out)))
-        .to_owned()
-}
-
-impl Channel {
-    pub(crate) fn new() -> Channel {
-        Channel::with_files(&[])
-    }
-
-    /// A channel whose source holds `files` (path, content) besides its own.
-    pub(crate) fn with_files(files: &[(&str, &str)]) -> Channel {
-        let ctx = TestContext::new();
-        let src = ctx.path("src");
-        std::fs::create_dir_all(src.join("lib")).unwrap();
-        std::fs::write(src.join("README.md"), "# app\n").unwrap();
-        std::fs::write(src.join("lib/main.c"), "int main(void) { return 0; }\n").unwrap();
-        for (path, content) in files {
-            let path = src.join(path);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, content).unwrap();
-        }
-        ctx.git_in(&src, &["init", "-q", "-b", "main"]);
-        ctx.git_in(&src, &["add", "-A"]);
-        ctx.git_in(&src, &["commit", "-q", "-m", "app"]);
-        let commit = String::from_utf8(ctx.git_in(&src, &["rev-parse", "HEAD"]))
-            .unwrap()
-            .trim()
-            .to_owned();
-
-        ctx.trust("rfc8032-test1.public.pem");
-        ctx.write(
-            "otactl.toml",
-            "name = \"app\"\n\n[signing]\npublic_keys = [\"keys/ota_pubkey.pem\"]\nrequire = true\n\n[dir]\npath = \"../releases\"\n",
-        );
-        ctx.write(".gitignore", "src/\n");
-        ctx.git_init();
-        ctx.git_commit("channel repository");
-
-        let id = ok(&ctx, &["build-id", "--source", "src"]).trim().to_owned();
-        let tarball = ctx.root().join(format!("app-src-{id}.tar.gz"));
-        ok(
-            &ctx,
-            &[
-                "tar",
-                "--source",
-                "src",
-                "-o",
-                &format!("../app-src-{id}.tar.gz"),
-            ],
-        );
-        Channel {
-            ctx,
-            id,
-            commit,
-            tarball,
-        }
-    }
-
-    /// A channel whose `canary` manifest points at the published tarball (file://).
-    pub(crate) fn released() -> Channel {
-        let c = Channel::new();
-        let url = c.publish(&c.tarball, &[]);
-        c.manifest("canary", &url, &c.tarball, &[]);
-        c
-    }
-
-    /// `publish dir FILE` (release folder from otactl.toml); returns the URL.
-    pub(crate) fn publish(&self, file: &Path, extra: &[&str]) -> String {
-        let mut args = vec!["publish", "dir", path_str(file)];
-        args.extend_from_slice(extra);
-        ok(&self.ctx, &args).trim().to_owned()
-    }
-
-    /// `manifest new` for `channel` with `--from-file FILE`, then `manifest sign`.
-    pub(crate) fn manifest(&self, channel: &str, url: &str, file: &Path, extra: &[&str]) {
-        let mut args = vec![
-            "manifest",
-            "new",
-            "--channel",
-            channel,
-            "--build-id",
-            &self.id,
-            "--url",
-            url,
-            "--from-file",
-            path_str(file),
-            "--notes",
-            "first release",
-        ];
-        args.extend_from_slice(extra);
-        ok(&self.ctx, &args);
-        self.sign(channel);
-    }
-
-    fn sign(&self, channel: &str) {
-        ok(
-            &self.ctx,
-            &[
-                "manifest",
-                "sign",
-                &format!("channels/{channel}/manifest.json"),
-                "--key",
-                &private_key(),
-            ],
-        );
-    }
-
-    /// The published tarball in the release folder.
-    fn published(&self) -> PathBuf {
-        self.ctx
-            .root()
-            .join(format!("releases/{0}/app-src-{0}.tar.gz", self.id))
-    }
-
-    pub(crate) fn verify(&self, extra: &[&str]) -> Output {
-        self.verify_channel("canary", extra)
-    }
-
-    pub(crate) fn verify_channel(&self, channel: &str, extra: &[&str]) -> Output {
-        self.ctx
-            .otactl()
-            .args(["verify", "--channel", channel])
-            .args(extra)
-            .output()
-            .unwrap()
-    }
-
-    /// Publishes `bytes` as `name` under the build id and writes a signed `canary`
-    /// manifest of kind `source-tar` pointing at it; returns `verify`'s output.
-    pub(crate) fn verify_tarball(&self, name: &str, bytes: &[u8]) -> Output {
-        let file = self.ctx.root().join(name);
-        std::fs::write(&file, bytes).unwrap();
-        let url = self.publish(&file, &["--build-id", &self.id]);
-        self.manifest("canary", &url, &file, &["--kind", "source-tar"]);
-        self.verify(&[])
-    }
-
-    /// A gzip tarball written by Python's `tarfile` (PAX format, the global header's
-    /// `comment` = `comment`). `members` is a JSON list of gzip members, each a list of
-    /// `[kind, name, link target]` with kind `file`, `dir` or `symlink`; only the last
-    /// member ends the tar archive, as if one archive was split across gzip members.
-    pub(crate) fn python_tarball(&self, comment: &str, members: &serde_json::Value) -> Vec<u8> {
-        let script = r#"
-import gzip, io, json, sys, tarfile
-comment, members = sys.argv[1], json.loads(sys.argv[2])
-out = b""
-for i, entries in enumerate(members):
-    buf = io.BytesIO()
-    headers = {"comment": comment} if i == 0 else {}
-    t = tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT, pax_headers=headers)
-    for kind, name, target in entries:
-        info = tarfile.TarInfo(name)
-        if kind == "file":
-            info.size = 2
-            t.addfile(info, io.BytesIO(b"x\n"))
-        elif kind == "dir":
-            info.type, info.mode = tarfile.DIRTYPE, 0o755
-            t.addfile(info)
-        else:
-            info.type, info.linkname = tarfile.SYMTYPE, target
-            t.addfile(info)
-    if i == len(members) - 1:
-        t.close()
-    out += gzip.compress(buf.getvalue(), mtime=0)
-sys.stdout.buffer.write(out)
-"#;
-        let out = self
-            .ctx
-            .tool("python3")
-            .args(["-c", script, comment, &members.to_string()])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "python3: {}", stderr(&out));
-        out.stdout
-    }
-
-    /// The top folder of the tarball, `app-<id>/`.
-    pub(crate) fn top(&self) -> String {
-        format!("app-{}/", self.id)
-    }
-}
-
-pub(crate) fn assert_exit(out: &Output, code: i32) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout:\n{}stderr:\n{}",
-        stdout(out),
-        stderr(out)
-    );
+/// Asserts exit `code` and the transcript against `snapshot`.
+fn assert_snapshot_exit(c: &Channel, out: &Output, code: i32, snapshot: &str) {
+    assert_exit(out, code);
+    insta::assert_snapshot!(snapshot, c.ctx.transcript(out));
 }
 
 // The local flow, end to end.
@@ -287,13 +60,9 @@ fn the_local_release_flow_passes_every_item() {
     c.manifest("canary", &url, &c.tarball, &[]);
 
     // `main` exists but holds no canary manifest yet: item 7 passes and says why.
-    let out = c.verify(&[]);
-    assert_exit(&out, 0);
-    insta::assert_snapshot!("flow_text", c.ctx.transcript(&out));
+    verify_snapshot(&c, &[], 0, "flow_text");
 
-    let out = c.verify(&["--format", "markdown"]);
-    assert_exit(&out, 0);
-    insta::assert_snapshot!("flow_markdown", c.ctx.transcript(&out));
+    verify_snapshot(&c, &["--format", "markdown"], 0, "flow_markdown");
 
     let out = c.verify(&["--format", "json"]);
     assert_exit(&out, 0);
@@ -346,8 +115,16 @@ fn the_local_release_flow_passes_every_item() {
         ],
     );
     assert!(std::fs::read(c.published()).unwrap() == theirs);
-    let out = run(&c.ctx, &["lint"]);
-    assert_exit(&out, 0);
+    otactl_ok(&c.ctx, &["lint"]);
+}
+
+/// Publishes a firmware image under the build id and writes a signed manifest of
+/// `channel` for it.
+fn release_firmware(c: &Channel, channel: &str) {
+    let firmware = c.ctx.root().join("app.bin");
+    std::fs::write(&firmware, b"\x7fELF firmware image").unwrap();
+    let url = c.publish(&firmware, &["--build-id", &c.id]);
+    c.manifest(channel, &url, &firmware, &[]);
 }
 
 #[test]
@@ -362,23 +139,15 @@ fn manifest_new_from_file_tells_a_source_tarball_from_firmware() {
     c.manifest("canary", &url, &c.tarball, &[]);
     assert_eq!(kind("canary"), "source-tar");
 
-    let firmware = c.ctx.root().join("app.bin");
-    std::fs::write(&firmware, b"\x7fELF firmware image").unwrap();
-    let url = c.publish(&firmware, &["--build-id", &c.id]);
-    c.manifest("staging", &url, &firmware, &[]);
+    release_firmware(&c, "staging");
     assert_eq!(kind("staging"), "firmware");
 }
 
 #[test]
 fn a_firmware_release_passes_with_the_tarball_item_skipped() {
     let c = Channel::new();
-    let firmware = c.ctx.root().join("app.bin");
-    std::fs::write(&firmware, b"\x7fELF firmware image").unwrap();
-    let url = c.publish(&firmware, &["--build-id", &c.id]);
-    c.manifest("canary", &url, &firmware, &[]);
-    let out = c.verify(&[]);
-    assert_exit(&out, 0);
-    insta::assert_snapshot!("firmware", c.ctx.transcript(&out));
+    release_firmware(&c, "canary");
+    verify_snapshot(&c, &[], 0, "firmware");
 }
 
 // Items 3 and 4: the artifact.
@@ -408,9 +177,7 @@ fn an_altered_payload_fails_item_4() {
 fn a_missing_published_file_fails_item_3_and_skips_4_and_5() {
     let c = Channel::released();
     std::fs::remove_file(c.published()).unwrap();
-    let out = c.verify(&[]);
-    assert_exit(&out, 1);
-    insta::assert_snapshot!("missing_file", c.ctx.transcript(&out));
+    verify_snapshot(&c, &[], 1, "missing_file");
 }
 
 #[test]
@@ -434,87 +201,83 @@ fn offline_skips_items_3_to_5_and_says_so() {
     let c = Channel::released();
     // Nothing is downloaded: a missing artifact does not matter.
     std::fs::remove_file(c.published()).unwrap();
-    let out = c.verify(&["--offline"]);
-    assert_exit(&out, 0);
-    insta::assert_snapshot!("offline", c.ctx.transcript(&out));
+    verify_snapshot(&c, &["--offline"], 0, "offline");
 }
 
 // Item 5: hostile tarballs.
 
+/// Releases on a fresh channel the tarball `make` writes for it as `name`; `verify`
+/// must fail (exit 1). Returns the channel and the output.
+fn verify_hostile(name: &str, make: impl FnOnce(&Channel) -> Vec<u8>) -> (Channel, Output) {
+    let c = Channel::new();
+    let bytes = make(&c);
+    let out = c.verify_tarball(name, &bytes);
+    assert_exit(&out, 1);
+    (c, out)
+}
+
+/// A tarball of one gzip member, the source's commit in its pax header, and
+/// `entries` (kind, name below the top folder, link target).
+fn under_top(c: &Channel, entries: &[(&str, &str, &str)]) -> Vec<u8> {
+    let top = c.top();
+    let entries: Vec<_> = entries
+        .iter()
+        .map(|(kind, name, target)| serde_json::json!([kind, format!("{top}{name}"), target]))
+        .collect();
+    c.python_tarball(&c.commit, &serde_json::json!([entries]))
+}
+
 #[test]
 fn a_tarball_entry_climbing_out_with_dotdot_fails_item_5() {
-    let c = Channel::new();
-    let top = c.top();
-    let bytes = c.python_tarball(
-        &c.commit,
-        &serde_json::json!([[
-            ["file", format!("{top}a"), ""],
-            ["file", format!("{top}../evil"), ""]
-        ]]),
-    );
-    let out = c.verify_tarball("dotdot.tar.gz", &bytes);
-    assert_exit(&out, 1);
+    let (c, out) = verify_hostile("dotdot.tar.gz", |c| {
+        under_top(c, &[("file", "a", ""), ("file", "../evil", "")])
+    });
     assert!(item(&out, 4).starts_with("✓ pass"), "{}", stdout(&out));
     insta::assert_snapshot!("hostile_dotdot", c.ctx.transcript(&out));
 }
 
 #[test]
 fn a_tarball_under_another_prefix_fails_item_5() {
-    let c = Channel::new();
-    let other = format!("other-{}/", c.id);
-    let bytes = c.python_tarball(
-        &c.commit,
-        &serde_json::json!([[
-            ["dir", other.clone(), ""],
-            ["file", format!("{other}a"), ""]
-        ]]),
-    );
-    let out = c.verify_tarball("other.tar.gz", &bytes);
-    assert_exit(&out, 1);
+    let (c, out) = verify_hostile("other.tar.gz", |c| {
+        let other = format!("other-{}/", c.id);
+        c.python_tarball(
+            &c.commit,
+            &serde_json::json!([[
+                ["dir", other.clone(), ""],
+                ["file", format!("{other}a"), ""]
+            ]]),
+        )
+    });
     insta::assert_snapshot!("hostile_other_prefix", c.ctx.transcript(&out));
 }
 
 #[test]
 fn a_tarball_of_another_commit_fails_item_5() {
-    let c = Channel::new();
-    let bytes = c.python_tarball(
-        "0123456789abcdef0123456789abcdef01234567",
-        &serde_json::json!([[["file", format!("{}a", c.top()), ""]]]),
-    );
-    let out = c.verify_tarball("commit.tar.gz", &bytes);
-    assert_exit(&out, 1);
+    let (c, out) = verify_hostile("commit.tar.gz", |c| {
+        c.python_tarball(
+            "0123456789abcdef0123456789abcdef01234567",
+            &serde_json::json!([[["file", format!("{}a", c.top()), ""]]]),
+        )
+    });
     insta::assert_snapshot!("hostile_other_commit", c.ctx.transcript(&out));
 }
 
 #[test]
 fn a_tarball_with_an_absolute_symlink_fails_item_5() {
-    let c = Channel::new();
-    let top = c.top();
-    let bytes = c.python_tarball(
-        &c.commit,
-        &serde_json::json!([[
-            ["file", format!("{top}a"), ""],
-            ["symlink", format!("{top}passwd"), "/etc/passwd"]
-        ]]),
-    );
-    let out = c.verify_tarball("abs-link.tar.gz", &bytes);
-    assert_exit(&out, 1);
+    let (c, out) = verify_hostile("abs-link.tar.gz", |c| {
+        under_top(
+            c,
+            &[("file", "a", ""), ("symlink", "passwd", "/etc/passwd")],
+        )
+    });
     insta::assert_snapshot!("hostile_absolute_symlink", c.ctx.transcript(&out));
 }
 
 #[test]
 fn a_tarball_with_a_symlink_leaving_the_tree_fails_item_5() {
-    let c = Channel::new();
-    let top = c.top();
-    let bytes = c.python_tarball(
-        &c.commit,
-        &serde_json::json!([[
-            ["dir", format!("{top}d"), ""],
-            ["symlink", format!("{top}d/l"), "../../../x"]
-        ]]),
-    );
-    let out = c.verify_tarball("up-link.tar.gz", &bytes);
-    assert_exit(&out, 1);
+    let (c, out) = verify_hostile("up-link.tar.gz", |c| {
+        under_top(c, &[("dir", "d", ""), ("symlink", "d/l", "../../../x")])
+    });
     insta::assert_snapshot!("hostile_symlink_leaving", c.ctx.transcript(&out));
 }
 
@@ -523,17 +286,9 @@ fn a_tarball_with_a_symlink_leaving_the_tree_fails_item_5() {
 /// extracts it that way.
 #[test]
 fn a_symlink_leaving_the_tree_through_another_symlink_fails_item_5() {
-    let c = Channel::new();
-    let top = c.top();
-    let bytes = c.python_tarball(
-        &c.commit,
-        &serde_json::json!([[
-            ["symlink", format!("{top}a"), "."],
-            ["symlink", format!("{top}a/a/t"), "../.."]
-        ]]),
-    );
-    let out = c.verify_tarball("link-chain.tar.gz", &bytes);
-    assert_exit(&out, 1);
+    let (_, out) = verify_hostile("link-chain.tar.gz", |c| {
+        under_top(c, &[("symlink", "a", "."), ("symlink", "a/a/t", "../..")])
+    });
     assert!(item(&out, 5).starts_with("✗ FAIL  5."), "{}", stdout(&out));
 }
 
@@ -541,40 +296,40 @@ fn a_symlink_leaving_the_tree_through_another_symlink_fails_item_5() {
 /// file; an entry hidden in a second member must be inspected too.
 #[test]
 fn an_entry_hidden_in_a_second_gzip_member_fails_item_5() {
-    let c = Channel::new();
-    let top = c.top();
-    let bytes = c.python_tarball(
-        &c.commit,
-        &serde_json::json!([
-            [["file", format!("{top}a"), ""]],
-            [["file", "../../evil", ""]]
-        ]),
-    );
-    // Python, as a device would, sees both entries.
-    let listing = c
-        .ctx
-        .tool("python3")
-        .args([
-            "-c",
-            "import io, sys, tarfile; print([m.name for m in tarfile.open(fileobj=io.BytesIO(sys.stdin.buffer.read()), mode='r:gz')])",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write as _;
-            child.stdin.take().unwrap().write_all(&bytes)?;
-            child.wait_with_output()
-        })
-        .unwrap();
-    assert_eq!(
-        stdout(&listing),
-        format!("['{top}a', '../../evil']\n"),
-        "{}",
-        stderr(&listing)
-    );
-    let out = c.verify_tarball("two-members.tar.gz", &bytes);
-    assert_exit(&out, 1);
+    let (_, out) = verify_hostile("two-members.tar.gz", |c| {
+        let top = c.top();
+        let bytes = c.python_tarball(
+            &c.commit,
+            &serde_json::json!([
+                [["file", format!("{top}a"), ""]],
+                [["file", "../../evil", ""]]
+            ]),
+        );
+        // Python, as a device would, sees both entries.
+        let listing = c
+            .ctx
+            .tool("python3")
+            .args([
+                "-c",
+                "import io, sys, tarfile; print([m.name for m in tarfile.open(fileobj=io.BytesIO(sys.stdin.buffer.read()), mode='r:gz')])",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write as _;
+                child.stdin.take().unwrap().write_all(&bytes)?;
+                child.wait_with_output()
+            })
+            .unwrap();
+        assert_eq!(
+            stdout(&listing),
+            format!("['{top}a', '../../evil']\n"),
+            "{}",
+            stderr(&listing)
+        );
+        bytes
+    });
     assert!(
         item(&out, 5).starts_with("✗ FAIL  5.") && item(&out, 5).contains("../../evil"),
         "{}",
@@ -584,9 +339,7 @@ fn an_entry_hidden_in_a_second_gzip_member_fails_item_5() {
 
 #[test]
 fn a_file_that_is_not_gzip_fails_item_5() {
-    let c = Channel::new();
-    let out = c.verify_tarball("plain.tar.gz", b"plain bytes, not gzip\n");
-    assert_exit(&out, 1);
+    let (c, out) = verify_hostile("plain.tar.gz", |_| b"plain bytes, not gzip\n".to_vec());
     assert!(
         item(&out, 5).contains("not a well-formed tar.gz"),
         "{}",
@@ -609,9 +362,7 @@ fn an_earlier_build_than_on_main_fails_item_7() {
     std::fs::remove_file(c.ctx.path("channels/canary/manifest.json")).unwrap();
     let url = c.publish(&c.tarball, &[]);
     c.manifest("canary", &url, &c.tarball, &[]);
-    let out = c.verify(&[]);
-    assert_exit(&out, 1);
-    insta::assert_snapshot!("downgrade", c.ctx.transcript(&out));
+    verify_snapshot(&c, &[], 1, "downgrade");
 }
 
 #[test]
@@ -641,8 +392,7 @@ fn straight_to_stable() -> Channel {
 fn a_build_that_skipped_staging_warns_at_item_8() {
     let c = straight_to_stable();
     let out = c.verify_channel("stable", &[]);
-    assert_exit(&out, 0);
-    insta::assert_snapshot!("order_warn", c.ctx.transcript(&out));
+    assert_snapshot_exit(&c, &out, 0, "order_warn");
 }
 
 #[test]
@@ -719,16 +469,14 @@ fn github_format_prints_error_commands_and_appends_a_summary_table() {
 fn an_unknown_channel_is_a_usage_error() {
     let c = Channel::released();
     let out = c.verify_channel("nosuch", &[]);
-    assert_exit(&out, 2);
-    insta::assert_snapshot!("unknown_channel", c.ctx.transcript(&out));
+    assert_snapshot_exit(&c, &out, 2, "unknown_channel");
 }
 
 #[test]
 fn a_channel_without_a_manifest_is_a_usage_error() {
     let c = Channel::released();
     let out = c.verify_channel("stable", &[]);
-    assert_exit(&out, 2);
-    insta::assert_snapshot!("channel_without_manifest", c.ctx.transcript(&out));
+    assert_snapshot_exit(&c, &out, 2, "channel_without_manifest");
 }
 
 // Downloads over HTTP.
@@ -772,33 +520,31 @@ fn an_http_404_fails_item_3() {
     assert_eq!(server.requests().len(), 1, "a 404 is not retried");
 }
 
-#[test]
-fn two_http_500s_are_retried() {
+/// Serves the release after `faults`: `verify` passes after `requests` requests.
+fn passes_after(faults: &[Fault], requests: usize) -> Output {
     let (c, server) = served();
-    server.inject([Fault::Status(500), Fault::Status(500)]);
+    server.inject(faults.iter().cloned());
     let out = c.verify(&[]);
     assert_exit(&out, 0);
-    assert_eq!(server.requests(), vec![request_line(&c); 3]);
+    assert_eq!(server.requests(), vec![request_line(&c); requests]);
+    out
+}
+
+#[test]
+fn two_http_500s_are_retried() {
+    let out = passes_after(&[Fault::Status(500), Fault::Status(500)], 3);
     assert!(item(&out, 4).starts_with("✓ pass"), "{}", stdout(&out));
 }
 
 #[test]
 fn a_connection_reset_is_retried() {
-    let (c, server) = served();
-    server.inject([Fault::Reset]);
-    let out = c.verify(&[]);
-    assert_exit(&out, 0);
-    assert_eq!(server.requests(), vec![request_line(&c); 2]);
+    let out = passes_after(&[Fault::Reset], 2);
     assert!(item(&out, 5).starts_with("✓ pass"), "{}", stdout(&out));
 }
 
 #[test]
 fn a_429_with_retry_after_is_retried() {
-    let (c, server) = served();
-    server.inject([Fault::RateLimited]);
-    let out = c.verify(&[]);
-    assert_exit(&out, 0);
-    assert_eq!(server.requests(), vec![request_line(&c); 2]);
+    let out = passes_after(&[Fault::RateLimited], 2);
     assert!(item(&out, 4).starts_with("✓ pass"), "{}", stdout(&out));
 }
 

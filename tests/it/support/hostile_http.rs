@@ -14,6 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::http::{loopback_url, record_request};
+
 /// No server lives longer than this, even if a test forgets it.
 pub const LIFETIME: Duration = Duration::from_secs(120);
 
@@ -82,11 +84,7 @@ impl HostileServer {
 
     /// The URL of a path on this server.
     pub fn url(&self, path: &str) -> String {
-        format!(
-            "http://127.0.0.1:{}/{}",
-            self.port,
-            path.trim_start_matches('/')
-        )
+        loopback_url(self.port, path)
     }
 
     /// Connections accepted so far.
@@ -128,16 +126,7 @@ fn serve(
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && alive() => continue,
             Err(e) => return Err(e),
         }
-        loop {
-            let mut header = String::new();
-            if reader.read_line(&mut header)? == 0 || header == "\r\n" || header == "\n" {
-                break;
-            }
-        }
-        requests
-            .lock()
-            .unwrap()
-            .push(request_line.trim_end().to_owned());
+        record_request(&mut reader, &request_line, requests)?;
         match behaviour {
             Behaviour::Redirect { location } => {
                 let location = location.replace("{base}", base);

@@ -52,11 +52,7 @@ impl FileServer {
 
     /// The URL of a path on this server.
     pub fn url(&self, path: &str) -> String {
-        format!(
-            "http://127.0.0.1:{}/{}",
-            self.port,
-            path.trim_start_matches('/')
-        )
+        loopback_url(self.port, path)
     }
 
     /// Queues faults for the next requests.
@@ -83,16 +79,7 @@ fn serve(
         if reader.read_line(&mut request_line)? == 0 {
             return Ok(());
         }
-        loop {
-            let mut header = String::new();
-            if reader.read_line(&mut header)? == 0 || header == "\r\n" || header == "\n" {
-                break;
-            }
-        }
-        requests
-            .lock()
-            .unwrap()
-            .push(request_line.trim_end().to_owned());
+        record_request(&mut reader, &request_line, requests)?;
         let fault = faults.lock().unwrap().pop_front();
         match fault {
             Some(Fault::Reset) => return Ok(()),
@@ -136,4 +123,29 @@ fn serve(
             )?,
         }
     }
+}
+
+/// `http://127.0.0.1:PORT/PATH`.
+pub fn loopback_url(port: u16, path: &str) -> String {
+    format!("http://127.0.0.1:{port}/{}", path.trim_start_matches('/'))
+}
+
+/// Reads the headers after `request_line` up to the blank line, and records the
+/// request line.
+pub fn record_request(
+    reader: &mut impl BufRead,
+    request_line: &str,
+    requests: &Mutex<Vec<String>>,
+) -> std::io::Result<()> {
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header)? == 0 || header == "\r\n" || header == "\n" {
+            break;
+        }
+    }
+    requests
+        .lock()
+        .unwrap()
+        .push(request_line.trim_end().to_owned());
+    Ok(())
 }

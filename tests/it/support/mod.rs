@@ -3,11 +3,17 @@
 
 #![allow(dead_code)]
 
+pub mod assert;
+pub mod files;
+pub mod fixture;
 pub mod git;
 pub mod hostile_http;
 pub mod http;
+pub mod keys;
+pub mod manifest;
 pub mod proc;
 pub mod raw_tar;
+pub mod release;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -203,8 +209,8 @@ pub fn manifest_json(
     let mut obj = serde_json::json!({
         "artifact": {
             "kind": "source-tar",
-            "sha256": "3f0c2b4a9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a",
-            "url": format!("https://github.com/o/r/releases/download/{build_id}/evse-src-{build_id}.tar.gz"),
+            "sha256": fixture::SHA,
+            "url": fixture::release_url(build_id),
         },
         "build_id": build_id,
         "channel": channel,
