@@ -2,67 +2,26 @@
 //! silently unsigns a build, usage errors name every way to give what is missing, an
 //! unreachable artifact points at `--offline`.
 
-use std::process::Output;
+use crate::support::assert::assert_exit;
+use crate::support::fixture::{ID, MANIFEST, SHA, test_private_key};
+use crate::support::manifest::{new_cmd, read_json, run, sign_with};
+use crate::support::{TestContext, stderr};
 
-use crate::support::{TestContext, fixtures, stderr, stdout};
-
-const ID: &str = "20260115-1614-9121078";
-const SHA: &str = "3f0c2b4a9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a";
-const MANIFEST: &str = "channels/stable/manifest.json";
-
-fn run(ctx: &TestContext, args: &[&str]) -> Output {
-    ctx.otactl().args(args).output().unwrap()
-}
-
-fn code(out: &Output, expected: i32) {
-    assert_eq!(
-        out.status.code(),
-        Some(expected),
-        "stdout:\n{}stderr:\n{}",
-        stdout(out),
-        stderr(out)
-    );
-}
-
-fn new_stable(ctx: &TestContext, notes: &str, extra: &[&str]) -> Output {
-    let url = format!("https://github.com/o/r/releases/download/{ID}/evse-src-{ID}.tar.gz");
-    let mut args = vec![
-        "manifest",
-        "new",
-        "--channel",
-        "stable",
-        "--build-id",
-        ID,
-        "--url",
-        &url,
-        "--sha256",
-        SHA,
-        "--notes",
-        notes,
-    ];
-    args.extend_from_slice(extra);
-    run(ctx, &args)
-}
-
-fn signed_stable(ctx: &TestContext) -> Vec<u8> {
-    code(&new_stable(ctx, "first", &[]), 0);
-    let key = fixtures().join("vectors/rfc8032-test1.private.pem");
-    code(
-        &run(
-            ctx,
-            &["manifest", "sign", MANIFEST, "--key", key.to_str().unwrap()],
-        ),
-        0,
-    );
-    std::fs::read(ctx.path(MANIFEST)).unwrap()
+fn new_stable(ctx: &TestContext, notes: &str, extra: &[&str]) -> std::process::Output {
+    run(new_cmd(ctx, "stable", ID, SHA)
+        .args(["--notes", notes])
+        .args(extra))
 }
 
 #[test]
 fn new_refuses_to_replace_a_signed_build_with_other_notes_without_force() {
     let ctx = TestContext::new();
-    let signed = signed_stable(&ctx);
+    assert_exit(&new_stable(&ctx, "first", &[]), 0);
+    assert_exit(&run(&mut sign_with(&ctx, MANIFEST, &test_private_key())), 0);
+    let signed = std::fs::read(ctx.path(MANIFEST)).unwrap();
+
     let out = new_stable(&ctx, "other notes", &[]);
-    code(&out, 4);
+    assert_exit(&out, 4);
     assert!(
         stderr(&out).contains("holds a signed manifest of the same build with other content"),
         "{}",
@@ -73,15 +32,13 @@ fn new_refuses_to_replace_a_signed_build_with_other_notes_without_force() {
 
     // The same build and artifact again: unchanged, and still signed.
     let out = new_stable(&ctx, "first", &[]);
-    code(&out, 0);
+    assert_exit(&out, 0);
     assert!(stderr(&out).contains("unchanged"), "{}", stderr(&out));
     assert_eq!(std::fs::read(ctx.path(MANIFEST)).unwrap(), signed);
 
     // With `--force` it is replaced, unsigned.
-    let out = new_stable(&ctx, "other notes", &["--force"]);
-    code(&out, 0);
-    let value: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(ctx.path(MANIFEST)).unwrap()).unwrap();
+    assert_exit(&new_stable(&ctx, "other notes", &["--force"]), 0);
+    let value = read_json(&ctx, MANIFEST);
     assert_eq!(value["notes"], "other notes");
     assert!(value.get("signature").is_none());
 }
@@ -89,9 +46,10 @@ fn new_refuses_to_replace_a_signed_build_with_other_notes_without_force() {
 #[test]
 fn usage_errors_name_both_ways_to_give_what_is_missing() {
     let ctx = TestContext::new();
-    let out = run(
-        &ctx,
-        &[
+    let url = "https://ota.example.com/x";
+    let out = ctx
+        .otactl()
+        .args([
             "manifest",
             "new",
             "--channel",
@@ -99,22 +57,17 @@ fn usage_errors_name_both_ways_to_give_what_is_missing() {
             "--build-id",
             ID,
             "--url",
-            "https://ota.example.com/x",
-        ],
-    );
-    code(&out, 2);
-    assert!(
-        stderr(&out).contains("<--sha256 <HEX>|--from-file <FILE>>"),
-        "{}",
-        stderr(&out)
-    );
-    let out = run(&ctx, &["verify"]);
-    code(&out, 2);
-    assert!(
-        stderr(&out).contains("<FILE|--channel <CHANNEL>>"),
-        "{}",
-        stderr(&out)
-    );
+            url,
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&out, 2);
+    let err = stderr(&out);
+    assert!(err.contains("<--sha256 <HEX>|--from-file <FILE>>"), "{err}");
+    let out = ctx.otactl().arg("verify").output().unwrap();
+    assert_exit(&out, 2);
+    let err = stderr(&out);
+    assert!(err.contains("<FILE|--channel <CHANNEL>>"), "{err}");
 }
 
 #[test]
@@ -127,34 +80,28 @@ fn an_artifact_that_cannot_be_reached_hints_at_offline() {
         .unwrap()
         .port();
     let url = format!("http://127.0.0.1:{port}/{ID}/fw.bin");
-    code(
-        &run(
-            &ctx,
-            &[
-                "manifest",
-                "new",
-                "--channel",
-                "canary",
-                "--build-id",
-                ID,
-                "--url",
-                &url,
-                "--sha256",
-                SHA,
-                "--kind",
-                "firmware",
-            ],
-        ),
-        0,
-    );
-    let out = run(&ctx, &["verify", "--channel", "canary"]);
-    code(&out, 3);
+    let written = ctx
+        .otactl()
+        .args(["manifest", "new", "--channel", "canary", "--build-id", ID])
+        .args(["--url", &url, "--sha256", SHA, "--kind", "firmware"])
+        .output()
+        .unwrap();
+    assert_exit(&written, 0);
+    let verify = |extra: &[&str]| {
+        ctx.otactl()
+            .args(["verify", "--channel", "canary"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = verify(&[]);
+    assert_exit(&out, 3);
     assert!(
         stderr(&out).contains("hint: the artifact could not be downloaded; to check everything but the download, pass `--offline`"),
         "{}",
         stderr(&out)
     );
-    let out = run(&ctx, &["verify", "--channel", "canary", "--offline"]);
-    code(&out, 0);
+    let out = verify(&["--offline"]);
+    assert_exit(&out, 0);
     assert!(!stderr(&out).contains("hint:"), "{}", stderr(&out));
 }

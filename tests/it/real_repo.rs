@@ -7,11 +7,12 @@
 use std::path::PathBuf;
 use std::process::Output;
 
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::otactl_snapshot;
-use crate::support::{FindingJson, TestContext, fixtures, stderr, stdout};
+use crate::support::assert::assert_exit;
+use crate::support::manifest::{run as run_cmd, sign_with, verify_cmd};
+use crate::support::{FileJson, FindingJson, LintJson, TestContext, fixtures, stderr, stdout};
 
 /// The commits named in the tests, by the short ids of the real history.
 const HEAD: &str = "5a9c747";
@@ -52,47 +53,8 @@ fn git_text(ctx: &TestContext, args: &[&str]) -> String {
     String::from_utf8(ctx.git_in(&ctx.cwd, args)).unwrap()
 }
 
-fn assert_exit(out: &Output, code: i32) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout:\n{}stderr:\n{}",
-        stdout(out),
-        stderr(out)
-    );
-}
-
 fn run(ctx: &TestContext, args: &[&str]) -> Output {
     ctx.otactl().args(args).output().unwrap()
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LintJson {
-    ok: bool,
-    errors: usize,
-    warnings: usize,
-    files: Vec<FileJson>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct FileJson {
-    path: String,
-    channel: Option<String>,
-    build_id: Option<String>,
-    signed_by: Option<String>,
-    findings: Vec<FindingJson>,
-}
-
-impl LintJson {
-    fn file(&self, path: &str) -> &FileJson {
-        self.files
-            .iter()
-            .find(|f| f.path == path)
-            .unwrap_or_else(|| panic!("{path} is not in the report: {self:#?}"))
-    }
 }
 
 fn lint_json(ctx: &TestContext, extra: &[&str]) -> (Output, LintJson) {
@@ -154,11 +116,7 @@ fn object(text: &str) -> Map<String, Value> {
 }
 
 fn sign(ctx: &TestContext, file: &str) -> Output {
-    ctx.otactl()
-        .args(["manifest", "sign", file, "--key"])
-        .arg(private_key())
-        .output()
-        .unwrap()
+    run_cmd(&mut sign_with(ctx, file, &private_key()))
 }
 
 // `"min_build_id": ""` counts as absent (SPEC 2.1).
@@ -194,12 +152,18 @@ fn empty_min_build_id_is_read_as_absent_in_every_manifest_of_the_history() {
 
 // The layout and the count of what was checked (SPEC 3, 6).
 
+/// `lint ARGS` in a clone at `commit`, its transcript asserted as snapshot `name`.
+fn lint_snapshot_at(commit: &str, args: &[&str], name: &str) -> (TestContext, Output) {
+    let ctx = clone_at(commit);
+    let mut cmd = ctx.otactl();
+    cmd.arg("lint").args(args);
+    let out = otactl_snapshot!(ctx, cmd, name);
+    (ctx, out)
+}
+
 #[test]
 fn lint_at_head_reads_three_manifests_and_says_signatures_were_not_checked() {
-    let ctx = clone_at(HEAD);
-    let mut cmd = ctx.otactl();
-    cmd.arg("lint");
-    let out = otactl_snapshot!(ctx, cmd, "real_repo_head");
+    let (ctx, out) = lint_snapshot_at(HEAD, &[], "real_repo_head");
     assert_exit(&out, 0);
     assert!(
         stderr(&out).contains("checked 3 manifests: 0 errors"),
@@ -255,10 +219,7 @@ fn lint_at_the_initial_commit_finds_no_channel_and_exits_2() {
 
 #[test]
 fn lint_at_the_legacy_commit_fails_on_the_legacy_id_and_the_template() {
-    let ctx = clone_at(LEGACY);
-    let mut cmd = ctx.otactl();
-    cmd.arg("lint");
-    let out = otactl_snapshot!(ctx, cmd, "real_repo_legacy");
+    let (ctx, out) = lint_snapshot_at(LEGACY, &[], "real_repo_legacy");
     assert_exit(&out, 1);
     let (_, report) = lint_json(&ctx, &[]);
     assert!(!report.ok);
@@ -367,10 +328,7 @@ fn lint_base_of_each_commit_from_the_first_signed_merge_against_its_first_parent
 
 #[test]
 fn lint_head_against_the_legacy_commit_passes() {
-    let ctx = clone_at(HEAD);
-    let mut cmd = ctx.otactl();
-    cmd.args(["lint", "--base", LEGACY]);
-    let out = otactl_snapshot!(ctx, cmd, "real_repo_head_vs_legacy");
+    let (ctx, out) = lint_snapshot_at(HEAD, &["--base", LEGACY], "real_repo_head_vs_legacy");
     assert_exit(&out, 0);
     let (_, report) = lint_json(&ctx, &["--base", LEGACY]);
     let stable = messages(report.file("stable/manifest.json"));
@@ -494,12 +452,7 @@ fn signing_heads_staging_keeps_every_key_and_python_verifies_it_both_ways() {
     assert!(python_verifies(&ctx, file, false));
     assert!(python_verifies(&ctx, file, true));
     // And otactl verifies it, keeping the file as it is.
-    let out = ctx
-        .otactl()
-        .args(["manifest", "verify", file, "--pubkey"])
-        .arg(public_key())
-        .output()
-        .unwrap();
+    let out = run_cmd(&mut verify_cmd(&ctx, file, &public_key()));
     assert_exit(&out, 0);
     assert_eq!(ctx.read(file), after);
     // Re-signing is a no-op.
@@ -599,30 +552,33 @@ fn a_python_escaped_file_reads_and_its_notes_verify_with_ensure_ascii_false_only
     );
 }
 
+/// `manifest new` of a build on `channel`, as the fleet's release flow would write it:
+/// the GitHub release asset of `id`, whose sha256 is 64 times `digit`.
+fn new_build(ctx: &TestContext, channel: &str, id: &str, digit: char, notes: &str) -> Output {
+    let url =
+        format!("https://github.com/CaiserSz/evse-ota/releases/download/{id}/evse-src-{id}.tar.gz");
+    let sha = digit.to_string().repeat(64);
+    let flags = [
+        ("--channel", channel),
+        ("--build-id", id),
+        ("--url", &url),
+        ("--sha256", &sha),
+        ("--notes", notes),
+    ];
+    let mut cmd = ctx.otactl();
+    cmd.args(["manifest", "new"]);
+    for (flag, value) in flags {
+        cmd.args([flag, value]);
+    }
+    cmd.output().unwrap()
+}
+
 #[test]
 fn manifest_new_keeps_the_key_set_of_the_manifest_it_replaces() {
     let ctx = clone_at(HEAD);
     let before = object(&ctx.read("staging/manifest.json"));
     let id = "20260117-0900-1234567";
-    let url =
-        format!("https://github.com/CaiserSz/evse-ota/releases/download/{id}/evse-src-{id}.tar.gz");
-    let out = run(
-        &ctx,
-        &[
-            "manifest",
-            "new",
-            "--channel",
-            "staging",
-            "--build-id",
-            id,
-            "--url",
-            &url,
-            "--sha256",
-            &"a".repeat(64),
-            "--notes",
-            "staging: next build",
-        ],
-    );
+    let out = new_build(&ctx, "staging", id, 'a', "staging: next build");
     assert_exit(&out, 0);
     assert!(
         stdout(&out).contains("staging/manifest.json"),
@@ -638,23 +594,7 @@ fn manifest_new_keeps_the_key_set_of_the_manifest_it_replaces() {
     assert_eq!(after["signature"], "");
     assert_eq!(after["build_id"], id);
     // Written again, the same build is unchanged.
-    let out = run(
-        &ctx,
-        &[
-            "manifest",
-            "new",
-            "--channel",
-            "staging",
-            "--build-id",
-            id,
-            "--url",
-            &url,
-            "--sha256",
-            &"a".repeat(64),
-            "--notes",
-            "staging: next build",
-        ],
-    );
+    let out = new_build(&ctx, "staging", id, 'a', "staging: next build");
     assert_exit(&out, 0);
     assert!(stderr(&out).contains("unchanged"), "{}", stderr(&out));
     // And it lints clean against HEAD.
@@ -663,24 +603,7 @@ fn manifest_new_keeps_the_key_set_of_the_manifest_it_replaces() {
 
     // Replacing a signed manifest: `"min_build_id": ""` stays, the real signature
     // does not cover the new build and goes until `manifest sign` puts it back.
-    let id = "20260117-1000-89abcde";
-    let url =
-        format!("https://github.com/CaiserSz/evse-ota/releases/download/{id}/evse-src-{id}.tar.gz");
-    let out = run(
-        &ctx,
-        &[
-            "manifest",
-            "new",
-            "--channel",
-            "stable",
-            "--build-id",
-            id,
-            "--url",
-            &url,
-            "--sha256",
-            &"b".repeat(64),
-        ],
-    );
+    let out = new_build(&ctx, "stable", "20260117-1000-89abcde", 'b', "");
     assert_exit(&out, 0);
     let stable = object(&ctx.read("stable/manifest.json"));
     assert_eq!(stable["min_build_id"], "");
@@ -705,25 +628,7 @@ fn manifest_new_over_a_template_counts_it_as_no_current_manifest() {
     let ctx = clone_at("45d18df");
     let template = object(&ctx.read("canary/manifest.json"));
     let id = "20260113-1500-1a2b3c4";
-    let url =
-        format!("https://github.com/CaiserSz/evse-ota/releases/download/{id}/evse-src-{id}.tar.gz");
-    let out = run(
-        &ctx,
-        &[
-            "manifest",
-            "new",
-            "--channel",
-            "canary",
-            "--build-id",
-            id,
-            "--url",
-            &url,
-            "--sha256",
-            &"c".repeat(64),
-            "--notes",
-            "canary: first build",
-        ],
-    );
+    let out = new_build(&ctx, "canary", id, 'c', "canary: first build");
     assert_exit(&out, 0);
     assert!(stderr(&out).contains("is a template"), "{}", stderr(&out));
     let canary = object(&ctx.read("canary/manifest.json"));

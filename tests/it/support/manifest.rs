@@ -48,9 +48,13 @@ pub fn new_cmd(ctx: &TestContext, channel: &str, id: &str, sha: &str) -> Command
 
 /// `manifest sign FILE --key PRIVATE`.
 pub fn sign_cmd(ctx: &TestContext, file: &str, key: &Key) -> Command {
+    sign_with(ctx, file, &key.private)
+}
+
+/// `manifest sign FILE --key PATH`.
+pub fn sign_with(ctx: &TestContext, file: &str, key: &Path) -> Command {
     let mut cmd = ctx.otactl();
-    cmd.args(["manifest", "sign", file, "--key"])
-        .arg(&key.private);
+    cmd.args(["manifest", "sign", file, "--key"]).arg(key);
     cmd
 }
 

@@ -226,13 +226,48 @@ pub fn manifest_json(
 /// A finding as `--format json` prints it.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)]
 pub struct FindingJson {
     pub severity: String,
     pub line: Option<usize>,
     pub key: Option<String>,
     pub message: String,
     pub hint: Option<String>,
+}
+
+/// `lint --format json`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LintJson {
+    pub ok: bool,
+    pub errors: usize,
+    pub warnings: usize,
+    pub files: Vec<FileJson>,
+}
+
+/// One file of `lint --format json`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileJson {
+    pub path: String,
+    pub channel: Option<String>,
+    pub build_id: Option<String>,
+    pub signed_by: Option<String>,
+    pub findings: Vec<FindingJson>,
+}
+
+impl LintJson {
+    /// The report of `path`.
+    pub fn file(&self, path: &str) -> &FileJson {
+        self.files
+            .iter()
+            .find(|f| f.path == path)
+            .unwrap_or_else(|| panic!("{path} is not in the report: {self:#?}"))
+    }
+
+    /// Every file's path, in order.
+    pub fn paths(&self) -> Vec<&str> {
+        self.files.iter().map(|f| f.path.as_str()).collect()
+    }
 }
 
 /// Output's stdout as text.
