@@ -423,3 +423,89 @@ pub fn check(repo: &Repo, file: &Path, pubkeys: &[PathBuf], require: bool) -> Re
         findings,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+
+    const ID: &str = "20260115-1614-9121078";
+    const SHA: &str = "3f0c2b4a9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a";
+    /// RFC 8032 test 1's secret key, as PKCS#8 PEM.
+    const KEY: &str = include_str!("../../tests/fixtures/vectors/rfc8032-test1.private.pem");
+
+    fn repo(root: &Path) -> Repo {
+        Repo {
+            settings: Settings::load(root, None).unwrap(),
+            strict_keys: true,
+            now: time::macros::datetime!(2026-01-16 00:00 UTC),
+        }
+    }
+
+    fn request(build_id: &str, notes: &str) -> NewRequest {
+        NewRequest {
+            channel: "stable".into(),
+            build_id: build_id.into(),
+            url: format!(
+                "https://github.com/o/r/releases/download/{build_id}/evse-src-{build_id}.tar.gz"
+            ),
+            sha256: Some(SHA.into()),
+            notes: notes.into(),
+            ..NewRequest::default()
+        }
+    }
+
+    #[test]
+    fn new_writes_then_leaves_the_same_build_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = repo(dir.path());
+        let written = new(&repo, &request(ID, "n")).unwrap();
+        assert!(!written.unchanged);
+        assert!(written.path.ends_with("channels/stable/manifest.json"));
+        let again = new(&repo, &request(ID, "n")).unwrap();
+        assert!(again.unchanged);
+        let earlier = new(&repo, &request("20260114-1614-9121078", "n")).unwrap_err();
+        assert!(matches!(earlier, Error::Downgrade { .. }), "{earlier:?}");
+    }
+
+    #[test]
+    fn sign_then_new_with_other_notes_needs_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = repo(dir.path());
+        let written = new(&repo, &request(ID, "n")).unwrap();
+        let key = PrivateKey::from_bytes(KEY.as_bytes()).unwrap();
+        let signed = sign(&repo, &written.path, None, &key).unwrap();
+        assert!(!signed.unchanged);
+        assert_eq!(signed.key_id, key.public_key().key_id());
+        assert!(sign(&repo, &written.path, None, &key).unwrap().unchanged);
+        let refused = new(&repo, &request(ID, "other")).unwrap_err();
+        assert!(matches!(refused, Error::WouldUnsign { .. }), "{refused:?}");
+        let forced = NewRequest {
+            force: true,
+            ..request(ID, "other")
+        };
+        assert!(!new(&repo, &forced).unwrap().unchanged);
+    }
+
+    #[test]
+    fn check_reports_the_signer() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = repo(dir.path());
+        let written = new(&repo, &request(ID, "n")).unwrap();
+        let key = PrivateKey::from_bytes(KEY.as_bytes()).unwrap();
+        let public = dir.path().join("pub.pem");
+        fsx::write_atomic(
+            &public,
+            key.public_key().to_pem().as_bytes(),
+            None,
+            Existing::Refuse,
+        )
+        .unwrap();
+        let unsigned = check(&repo, &written.path, std::slice::from_ref(&public), true).unwrap();
+        assert_eq!(unsigned.errors(), 1);
+        sign(&repo, &written.path, None, &key).unwrap();
+        let report = check(&repo, &written.path, &[public], true).unwrap();
+        assert_eq!(report.errors(), 0);
+        assert_eq!(report.signed_by, Some(key.public_key().key_id()));
+    }
+}

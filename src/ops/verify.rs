@@ -255,3 +255,92 @@ fn promotion(repo: &Repo, m: &Manifest) -> Promotion {
         first_commit,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checklist::Status;
+    use crate::config::Settings;
+    use crate::ops::manifest::{NewRequest, new};
+    use crate::progress::Silent;
+
+    fn repo(root: &Path) -> Repo {
+        Repo {
+            settings: Settings::load(root, None).unwrap(),
+            strict_keys: true,
+            now: time::macros::datetime!(2026-01-16 00:00 UTC),
+        }
+    }
+
+    fn request(manifest: PathBuf, offline: bool) -> Request {
+        Request {
+            manifest,
+            base: None,
+            offline,
+            pubkeys: Vec::new(),
+            require_signature: false,
+            strict_order: false,
+            max_size: 1 << 20,
+            max_unpacked: None,
+            deadline: Duration::from_secs(10),
+            allow_file_url: false,
+            in_ci: true,
+        }
+    }
+
+    /// A firmware file in a release folder `rel/<id>/`, and the canary manifest for it.
+    fn release(dir: &Path, repo: &Repo, content: &[u8]) -> PathBuf {
+        let id = "20260115-1614-9121078";
+        let folder = dir.join("rel").join(id);
+        fsx::create_dir_all(&folder).unwrap();
+        let file = folder.join("fw.bin");
+        fsx::write_atomic(&file, content, None, fsx::Existing::Replace).unwrap();
+        let written = new(
+            repo,
+            &NewRequest {
+                channel: "canary".into(),
+                build_id: id.into(),
+                url: url::Url::from_file_path(&file).unwrap().to_string(),
+                from_file: Some(file),
+                ..NewRequest::default()
+            },
+        )
+        .unwrap();
+        written.path
+    }
+
+    #[test]
+    fn a_local_release_passes_and_offline_skips_the_download() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = repo(dir.path());
+        let manifest = release(dir.path(), &repo, b"firmware");
+        let mut online = request(manifest.clone(), false);
+        online.in_ci = false;
+        let report = verify(&repo, &online, &Silent).unwrap();
+        let statuses: Vec<Status> = report.items.iter().map(|i| i.status).collect();
+        assert_eq!(statuses[..4], [Status::Pass; 4], "{report:#?}");
+        assert_eq!(report.exit_code(), crate::error::ExitCode::Success);
+        let offline = verify(&repo, &request(manifest, true), &Silent).unwrap();
+        assert_eq!(offline.items[2].status, Status::Skip);
+    }
+
+    #[test]
+    fn in_ci_a_file_url_needs_a_release_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = repo(dir.path());
+        let manifest = release(dir.path(), &repo, b"firmware");
+        let report = verify(&repo, &request(manifest, false), &Silent).unwrap();
+        assert_eq!(report.items[2].status, Status::Fail, "{report:#?}");
+        assert!(report.items[2].reason.contains("`--allow-file-url`"));
+    }
+
+    #[test]
+    fn a_channel_must_exist_and_have_a_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = repo(dir.path());
+        assert!(channel_manifest(&repo, "beta").is_err());
+        assert!(channel_manifest(&repo, "canary").is_err());
+        release(dir.path(), &repo, b"firmware");
+        assert!(channel_manifest(&repo, "canary").is_ok());
+    }
+}
