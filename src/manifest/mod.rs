@@ -2,6 +2,8 @@
 //! bytes. Pure: no files, no clock; the caller passes bytes in and a `now` value.
 
 pub mod canonical;
+pub mod fields;
+mod locate;
 pub mod parse;
 
 use std::collections::HashMap;

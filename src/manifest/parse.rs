@@ -2,16 +2,21 @@
 //! its key path and line, none swallowed after the first.
 //!
 //! `serde_json` checks the syntax (and reports trailing data and bad escapes with a
-//! line); a small scanner over the already valid text then finds the line of every
-//! key and the duplicate keys that `serde_json` would silently merge.
+//! line); [`locate`](super::locate) then finds the line of every key and the
+//! duplicate keys that `serde_json` would silently merge, and each value is checked
+//! by the rules of [`fields`](super::fields).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use base64::Engine as _;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use unicode_normalization::{IsNormalized, is_nfc_quick};
 
+use super::fields::{
+    check_created_utc, check_url, describe_forbidden, describe_hex, escape_forbidden, is_sha256_hex,
+};
+use super::locate::locate_keys;
 use super::{Artifact, ArtifactKind, Channels, Finding, MAX_NOTES_CHARS, Manifest};
 use crate::build_id::BuildId;
 use crate::text::{cap, code};
@@ -172,54 +177,6 @@ pub fn parse(bytes: &[u8], rules: &Rules<'_>) -> Parsed {
     parsed
 }
 
-/// Whether SPEC 2.1 forbids `c` in a manifest string: a control character (C0,
-/// DEL, C1) or a bidirectional override or isolate.
-fn is_forbidden_char(c: char) -> bool {
-    c.is_control() || is_bidi_control(c)
-}
-
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
-
-/// The first forbidden character of `s`, as a finding's message part:
-/// `the control character U+0085 at character 3`.
-fn describe_forbidden(s: &str) -> Option<(String, &'static str)> {
-    let (pos, c) = s.chars().enumerate().find(|(_, c)| is_forbidden_char(*c))?;
-    let (what, hint) = if is_bidi_control(c) {
-        (
-            "the bidirectional override",
-            "remove it; manifest strings may not contain bidirectional overrides (they make text show in another order than it is stored)",
-        )
-    } else {
-        (
-            "the control character",
-            "remove it; manifest strings may not contain control characters",
-        )
-    };
-    Some((
-        format!("{what} U+{:04X} at character {}", c as u32, pos + 1),
-        hint,
-    ))
-}
-
-/// `s` with every forbidden character written as `\u{202e}`.
-pub fn escape_forbidden(s: &str) -> std::borrow::Cow<'_, str> {
-    use std::fmt::Write as _;
-    if !s.chars().any(is_forbidden_char) {
-        return std::borrow::Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if is_forbidden_char(c) {
-            let _ = write!(out, "\\u{{{:04x}}}", c as u32);
-        } else {
-            out.push(c);
-        }
-    }
-    std::borrow::Cow::Owned(out)
-}
-
 fn syntax_finding(e: &serde_json::Error) -> Finding {
     let full = e.to_string();
     let message = full.split(" at line ").next().unwrap_or(&full);
@@ -250,85 +207,6 @@ fn type_name(v: &Value) -> &'static str {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
-}
-
-/// Finds the line of every key path in valid JSON text, and the duplicate keys.
-fn locate_keys(text: &str) -> (HashMap<String, usize>, Vec<(String, usize)>) {
-    enum Frame {
-        Object {
-            seen: HashSet<String>,
-            key: Option<String>,
-            expect_key: bool,
-        },
-        Array,
-    }
-    let mut lines = HashMap::new();
-    let mut duplicates = Vec::new();
-    let mut stack: Vec<Frame> = Vec::new();
-    let mut line = 1;
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\n' => line += 1,
-            b'{' => stack.push(Frame::Object {
-                seen: HashSet::new(),
-                key: None,
-                expect_key: true,
-            }),
-            b'[' => stack.push(Frame::Array),
-            b'}' | b']' => {
-                stack.pop();
-            }
-            b',' => {
-                if let Some(Frame::Object { expect_key, .. }) = stack.last_mut() {
-                    *expect_key = true;
-                }
-            }
-            b':' => {
-                if let Some(Frame::Object { expect_key, .. }) = stack.last_mut() {
-                    *expect_key = false;
-                }
-            }
-            b'"' => {
-                let start = i;
-                i += 1;
-                while bytes[i] != b'"' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
-                let is_key = matches!(
-                    stack.last(),
-                    Some(Frame::Object {
-                        expect_key: true,
-                        ..
-                    })
-                );
-                if is_key {
-                    let name: String = serde_json::from_str(&text[start..=i]).unwrap_or_default();
-                    let mut path: Vec<&str> = stack
-                        .iter()
-                        .take(stack.len() - 1)
-                        .map(|f| match f {
-                            Frame::Object { key, .. } => key.as_deref().unwrap_or(""),
-                            Frame::Array => "[]",
-                        })
-                        .collect();
-                    path.push(&name);
-                    let path = path.join(".");
-                    if let Some(Frame::Object { seen, key, .. }) = stack.last_mut() {
-                        if !seen.insert(name.clone()) {
-                            duplicates.push((path.clone(), line));
-                        }
-                        *key = Some(name);
-                    }
-                    lines.entry(path).or_insert(line);
-                }
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    (lines, duplicates)
 }
 
 struct Checker<'a, 'r> {
@@ -662,154 +540,6 @@ impl Checker<'_, '_> {
     }
 }
 
-/// Whether `s` is 64 lowercase hex digits.
-pub fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
-fn describe_hex(s: &str) -> String {
-    if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        "uppercase hex digits".to_owned()
-    } else {
-        format!("{} characters", s.chars().count())
-    }
-}
-
-/// Checks `created_utc`: `YYYY-MM-DDTHH:MM:SSZ`, a real instant.
-pub fn check_created_utc(s: &str) -> Result<OffsetDateTime, String> {
-    let format =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    // Byte positions: the value may hold any text, so never slice it.
-    let at19 = s.as_bytes().get(19).copied();
-    if at19 == Some(b'.') {
-        return Err("has a fraction of a second".into());
-    }
-    if s.len() >= 19 && !s.ends_with('Z') {
-        return Err(if matches!(at19, Some(b'+' | b'-')) {
-            "has a UTC offset instead of `Z`".into()
-        } else {
-            "does not end with `Z`".into()
-        });
-    }
-    if s.len() != 20 {
-        return Err("is not in the required form".into());
-    }
-    time::PrimitiveDateTime::parse(s, format)
-        .map(time::PrimitiveDateTime::assume_utc)
-        .map_err(|_| "is not a real date and time".into())
-}
-
-/// Checks `artifact.url` against the URL rules of SPEC 2.1 and the artifact kind.
-pub fn check_url(s: &str, kind: Option<ArtifactKind>) -> Result<(), String> {
-    if s.chars().any(char::is_whitespace) {
-        return Err("contains white space".into());
-    }
-    let shown = code(without_userinfo(s));
-    let url = url::Url::parse(s).map_err(|e| format!("{shown} is not a URL: {e}"))?;
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(
-            "must not carry a user name or password; use a token or registry credentials instead"
-                .into(),
-        );
-    }
-    // A device's URL library must read the same URL: accept only the normalised
-    // spelling (`https:host/x`, backslashes, `127.1`, upper-case hosts are refused).
-    if !s.starts_with(&format!("{}://", url.scheme()))
-        || (url.scheme() != "oci" && url.as_str() != s)
-    {
-        return Err(format!(
-            "{shown} is not in normalised form; write it as {}",
-            code(url.as_str())
-        ));
-    }
-    let is_oci = url.scheme() == "oci";
-    match url.scheme() {
-        "https" => {}
-        "http" => {
-            let loopback = match url.host() {
-                Some(url::Host::Domain(d)) => d == "localhost",
-                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                None => false,
-            };
-            if !loopback {
-                return Err(format!(
-                    "{shown} uses plain http; use https (http is accepted only for loopback hosts)"
-                ));
-            }
-        }
-        "file" => {
-            if url.path().len() <= 1 {
-                return Err(format!("{shown} names no file"));
-            }
-        }
-        "oci" => check_oci_url(s)?,
-        other => {
-            return Err(format!(
-                "has the scheme `{other}`; use `https://`, `file://` or `oci://REGISTRY/REPOSITORY:TAG`"
-            ));
-        }
-    }
-    if !is_oci && url.host_str().is_none_or(str::is_empty) && url.scheme() != "file" {
-        return Err(format!("{shown} names no host"));
-    }
-    match kind {
-        Some(ArtifactKind::Oci) if !is_oci => {
-            Err("must be `oci://REGISTRY/REPOSITORY:TAG` for `artifact.kind` `oci`".into())
-        }
-        Some(k) if is_oci && k != ArtifactKind::Oci => Err(format!(
-            "is an `oci://` URL but `artifact.kind` is `{k}`; use kind `oci`"
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// A URL as an error may show it: a user name or password before the host is
-/// replaced by `…` (the URL may not even parse, so this works on the text).
-pub fn without_userinfo(s: &str) -> std::borrow::Cow<'_, str> {
-    let Some((scheme, rest)) = s.split_once("://") else {
-        return std::borrow::Cow::Borrowed(s);
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => std::borrow::Cow::Owned(format!("{scheme}://…@{}", &rest[at + 1..])),
-        None => std::borrow::Cow::Borrowed(s),
-    }
-}
-
-fn check_oci_url(s: &str) -> Result<(), String> {
-    let rest = &s["oci://".len()..];
-    let bad = || {
-        format!(
-            "{} is not of the form `oci://REGISTRY/REPOSITORY:TAG`",
-            code(without_userinfo(s))
-        )
-    };
-    let (registry, path) = rest.split_once('/').ok_or_else(bad)?;
-    let (repository, tag) = path.rsplit_once(':').ok_or_else(bad)?;
-    let repo_ok = !repository.is_empty()
-        && repository.split('/').all(|part| {
-            !part.is_empty()
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
-                && part.as_bytes()[0].is_ascii_alphanumeric()
-        });
-    let tag_ok = !tag.is_empty()
-        && tag.len() <= 128
-        && tag.as_bytes()[0] != b'.'
-        && tag.as_bytes()[0] != b'-'
-        && tag
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-    if registry.is_empty() || !repo_ok || !tag_ok {
-        return Err(bad());
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1085,77 +815,6 @@ mod tests {
     }
 
     #[test]
-    fn url_rules() {
-        assert!(
-            check_url(
-                "https://ota.example.com/a?b=1&c=2",
-                Some(ArtifactKind::Firmware)
-            )
-            .is_ok()
-        );
-        assert!(check_url("http://127.0.0.1:8080/a", None).is_ok());
-        assert!(check_url("http://localhost/a", None).is_ok());
-        assert!(check_url("http://[::1]/a", None).is_ok());
-        assert!(
-            check_url("http://ota.example.com/a", None)
-                .unwrap_err()
-                .contains("plain http")
-        );
-        assert!(
-            check_url("https://user:pw@ota.example.com/a", None)
-                .unwrap_err()
-                .contains("user name or password")
-        );
-        assert!(
-            check_url("https://token@ota.example.com/a", None)
-                .unwrap_err()
-                .contains("user name or password")
-        );
-        assert!(
-            check_url("ftp://ota.example.com/a", None)
-                .unwrap_err()
-                .contains("scheme `ftp`")
-        );
-        assert!(check_url("file:///srv/ota/x.tar.gz", None).is_ok());
-        assert!(
-            check_url(
-                "oci://registry.example.com/my-repository/esp32:0.1.2",
-                Some(ArtifactKind::Oci)
-            )
-            .is_ok()
-        );
-        assert!(
-            check_url(
-                "oci://registry.example.com:5000/esp32:0.1.2",
-                Some(ArtifactKind::Oci)
-            )
-            .is_ok()
-        );
-        assert!(check_url("oci://registry.example.com/esp32", Some(ArtifactKind::Oci)).is_err());
-        assert!(check_url("https://a.example/x", Some(ArtifactKind::Oci)).is_err());
-        assert!(check_url("oci://r.example/esp32:1.0.0", Some(ArtifactKind::Firmware)).is_err());
-        assert!(check_url(" https://a.example/x", None).is_err());
-        assert!(
-            check_url("https:ota.example.com/a", None)
-                .unwrap_err()
-                .contains("normalised")
-        );
-        assert!(check_url("https:///a", None).is_err());
-        assert!(check_url("https://ota.example.com\\a", None).is_err());
-        assert!(
-            check_url("http://127.1/a", None)
-                .unwrap_err()
-                .contains("normalised")
-        );
-        assert!(
-            check_url("https://OTA.example.com/a", None)
-                .unwrap_err()
-                .contains("normalised")
-        );
-        assert!(check_url("oci:ş", None).is_err());
-    }
-
-    #[test]
     fn signature_rules() {
         let sig = "A".repeat(86) + "==";
         assert!(
@@ -1320,21 +979,6 @@ mod tests {
         );
         let p = parse(b"{\"a\": \"\xff\"}", &rules_for_test());
         assert_eq!(p.findings[0].message, "the file is not valid UTF-8");
-    }
-
-    #[test]
-    fn url_errors_never_show_credentials() {
-        for url in [
-            "https://user:hunter2@HOST.example/x",
-            "https://user:hunter2@[::1/x",
-            "http://user:hunter2@ota.example.com/x",
-            "oci://u:hunter2@reg.example/x",
-        ] {
-            let e = check_url(url, None).unwrap_err();
-            assert!(!e.contains("hunter2"), "{e}");
-        }
-        assert_eq!(without_userinfo("https://a:b@h/p@q"), "https://…@h/p@q");
-        assert_eq!(without_userinfo("https://h/p@q"), "https://h/p@q");
     }
 
     #[test]

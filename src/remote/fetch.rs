@@ -17,7 +17,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use crate::fsx;
-use crate::manifest::parse::{check_url, without_userinfo};
+use crate::manifest::fields::{check_url, without_userinfo};
 use crate::text::code;
 
 /// Why a payload could not be opened.
