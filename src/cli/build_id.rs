@@ -37,7 +37,8 @@ impl BuildIdArgs {
         let repo = ctx.repo()?;
         let settings = &repo.settings;
         let source = settings.source_dir(self.source.as_deref());
-        let commit = git::resolve_commit(&source, &self.reference).map_err(super::source_or_ref)?;
+        let commit =
+            git::resolve_commit(&source, &self.reference).map_err(crate::ops::source_or_ref)?;
         let at = match self.at {
             At::Commit => commit.committer_time,
             At::Now => ctx.now,

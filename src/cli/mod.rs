@@ -110,15 +110,6 @@ impl Ctx {
 
 pub(crate) use crate::fsx::display;
 
-/// An error of resolving `--ref` in `--source`, as a bad value of the flag at fault.
-fn source_or_ref(e: Error) -> Error {
-    if matches!(e, Error::NotARepository { .. }) {
-        e.for_flag("--source")
-    } else {
-        e.for_flag("--ref")
-    }
-}
-
 /// Runs the parsed command line; returns the exit code or the error that stopped it.
 pub fn run(cli: Cli) -> (Printer, Result<ExitCode>) {
     let printer = Printer::new(cli.global.quiet, cli.global.verbose, cli.global.color);

@@ -7,4 +7,16 @@
 pub mod key;
 pub mod lint;
 pub mod manifest;
+pub mod tar;
 pub mod verify;
+
+use crate::error::Error;
+
+/// An error of resolving `--ref` in `--source`, as a bad value of the flag at fault.
+pub(crate) fn source_or_ref(e: Error) -> Error {
+    if matches!(e, Error::NotARepository { .. }) {
+        e.for_flag("--source")
+    } else {
+        e.for_flag("--ref")
+    }
+}
