@@ -30,6 +30,7 @@ mod keys;
 mod lint;
 mod lint_repo;
 mod manifest;
+mod open_items;
 mod publish_dir;
 mod real_repo;
 mod secrets;
