@@ -133,6 +133,14 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A key file of `[signing] public_keys` holds a private key.
+    #[error("`{path}` is a private key; a trusted key file must hold only the public key")]
+    PrivateKeyTrusted {
+        /// The key file.
+        path: PathBuf,
+        /// What to do: its public half in its place, and a new key.
+        hint: String,
+    },
     /// `key generate` would overwrite a file.
     #[error("`{path}` already exists; otactl never overwrites a key file")]
     KeyExists {
@@ -282,6 +290,7 @@ impl Error {
             | Error::NotARepository { .. }
             | Error::NotRegularFile { .. }
             | Error::Key { .. }
+            | Error::PrivateKeyTrusted { .. }
             | Error::MissingSigningKey
             | Error::Config { .. }
             | Error::Git { .. }
@@ -326,6 +335,7 @@ impl Error {
             Error::KeyInWorkTree { .. } => Some(
                 "keep private keys outside every repository, e.g. `~/.config/otactl/` or an offline medium".into(),
             ),
+            Error::PrivateKeyTrusted { hint, .. } => Some(hint.clone()),
             Error::KeyExists { .. } => {
                 Some("choose another file name, or move the old key away yourself".into())
             }
@@ -344,9 +354,20 @@ impl Error {
             Error::UnsafePath { .. } => Some(
                 "a release folder holds its build folders and files itself: look at where that entry points, then remove it".into(),
             ),
-            Error::Downgrade { .. } => Some(
-                "a channel only moves forward: publish a build with a later time part".into(),
-            ),
+            Error::Downgrade { findings, .. } => {
+                // Each refusal says what to do about itself.
+                let mut hints: Vec<&str> = Vec::new();
+                for hint in findings.iter().filter_map(|f| f.hint.as_deref()) {
+                    if !hints.contains(&hint) {
+                        hints.push(hint);
+                    }
+                }
+                Some(if hints.is_empty() {
+                    "a channel only moves forward: publish a build with a later time part".into()
+                } else {
+                    hints.join("\nhint: ")
+                })
+            }
             _ => None,
         }
     }

@@ -318,23 +318,25 @@ fn decode_signature(s: &str) -> Option<[u8; 64]> {
 
 /// Checks a channel's new manifest against the one it replaces (SPEC 2.2): a
 /// strictly later time part, unless it is the same build; `min_build_id` never
-/// decreasing.
+/// decreasing. Each finding carries a hint of its own.
 ///
 /// `base_name` says where the old manifest is, e.g. "`origin/main`" or "the current
-/// manifest".
+/// manifest". The findings' lines are those of the keys in `lines`: the file being
+/// checked for `lint`, the file being replaced for `manifest new` (the new manifest
+/// is never written, so its lines would point at nothing).
 pub fn compare_with_base(
     new: &Manifest,
     base: &Manifest,
-    parsed: &Parsed,
+    lines: &Parsed,
     base_name: &str,
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
-    let line = parsed.line_of("build_id");
+    let line = lines.line_of("build_id");
     let (id, old) = (&new.build_id, &base.build_id);
     if id == old {
         if new.artifact != base.artifact {
             findings.push(Finding::error(
-                parsed.line_of("artifact"),
+                lines.line_of("artifact"),
                 Some("artifact"),
                 format!("`build_id` `{id}` is unchanged but its artifact differs from {base_name}; a build id names one artifact"),
             ).with_hint("publish the new artifact under a new build id"));
@@ -345,28 +347,38 @@ pub fn compare_with_base(
                 line,
                 Some("build_id"),
                 format!("downgrade: `build_id` `{id}` is earlier than `{old}` in {base_name}"),
-            )),
+            ).with_hint(format!(
+                "the channel is at `{old}` and only moves forward. To roll back to `{id}`, release its commit again under a new build id made of now: `otactl build-id --ref {} --at now` prints one; publish the artifact and write the manifest under that id",
+                id.sha()
+            ))),
             std::cmp::Ordering::Equal => findings.push(Finding::error(
                 line,
                 Some("build_id"),
                 format!("`build_id` `{id}` has the same time part as `{old}` in {base_name}; two builds in one minute are refused, not ordered by hash"),
-            )),
+            ).with_hint(format!(
+                "release a build of a later minute than `{}`: a later commit, or this one under a build id made of now (`otactl build-id --ref {} --at now`)",
+                old.time_part(),
+                id.sha()
+            ))),
             std::cmp::Ordering::Greater => {}
         }
     }
     if let Some(old_min) = &base.min_build_id {
-        let line = parsed.line_of("min_build_id").or(Some(1));
+        let line = lines.line_of("min_build_id").or(Some(1));
+        let hint = format!(
+            "`min_build_id` may only stay or rise (devices refuse to go back below it): keep `{old_min}`, or set a later build"
+        );
         match &new.min_build_id {
             None => findings.push(Finding::error(
                 line,
                 Some("min_build_id"),
                 format!("`min_build_id` was removed; {base_name} has `{old_min}` and it may never decrease"),
-            )),
+            ).with_hint(hint)),
             Some(min) if min != old_min && min.cmp_time(old_min).is_le() => findings.push(Finding::error(
                 line,
                 Some("min_build_id"),
                 format!("`min_build_id` `{min}` is not later than `{old_min}` in {base_name}; it may never decrease"),
-            )),
+            ).with_hint(hint)),
             Some(_) => {}
         }
     }

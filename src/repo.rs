@@ -9,8 +9,9 @@ use time::OffsetDateTime;
 use crate::config::{self, Settings};
 use crate::error::{Error, Result};
 use crate::fsx;
-use crate::keys::{PrivateKey, PublicKey};
+use crate::keys::{AnyKey, PrivateKey, PublicKey};
 use crate::manifest::{Finding, MAX_MANIFEST_BYTES, Parsed, Rules, parse};
+use crate::text::code;
 
 /// The largest key file read.
 pub const MAX_KEY_BYTES: u64 = 64 * 1024;
@@ -109,10 +110,53 @@ impl Repo {
 
     /// The trusted public keys: `flags` when given, else `[signing] public_keys`.
     pub fn trusted_keys(&self, flags: &[PathBuf]) -> Result<Vec<PublicKey>> {
-        self.trusted_key_paths(flags)
-            .iter()
-            .map(|p| load_public_key(p))
-            .collect()
+        let paths = self.trusted_key_paths(flags);
+        if flags.is_empty() {
+            paths.iter().map(|p| self.load_trusted_key(p)).collect()
+        } else {
+            paths.iter().map(|p| load_public_key(p)).collect()
+        }
+    }
+
+    /// Reads a key file of `[signing] public_keys`. A private key there (SPEC 3: never
+    /// a private key) is refused with what to do: put its public half in its place,
+    /// and rotate it, since it sits in the channel repository.
+    pub fn load_trusted_key(&self, path: &Path) -> Result<PublicKey> {
+        let bytes = zeroize::Zeroizing::new(fsx::read_limited(path, MAX_KEY_BYTES, "a key file")?);
+        match AnyKey::from_bytes(&bytes) {
+            Ok(AnyKey::Public(key)) => Ok(key),
+            Ok(AnyKey::Private(_)) => Err(Error::PrivateKeyTrusted {
+                path: fsx::display_path(path),
+                hint: self.private_key_hint(path),
+            }),
+            Err(message) => Err(Error::Key {
+                path: fsx::display_path(path),
+                message,
+            }),
+        }
+    }
+
+    /// What to do about the private key at `path`, listed as a trusted key: write its
+    /// public half to `keys/ota_pubkey.pem` (or, when that file exists, next to it:
+    /// the shell would empty a file it reads from), trust that file instead, then
+    /// rotate the key.
+    fn private_key_hint(&self, path: &Path) -> String {
+        let root = &self.settings.root;
+        let mut public = root.join("keys").join("ota_pubkey.pem");
+        if fsx::exists(&public) {
+            let stem = path
+                .file_stem()
+                .map_or_else(|| "ota_pubkey".into(), |s| s.to_string_lossy());
+            public = path.with_file_name(format!("{stem}.pub.pem"));
+        }
+        let entry = public.strip_prefix(root).unwrap_or(&public);
+        let shown = code(fsx::display(path));
+        format!(
+            "replace it with its public half: `otactl key show {} > {}`, list {} in `[signing] public_keys` instead, and remove {shown} from the repository. Then rotate the key, since it was in the repository (removing it from the git history is not enough: every clone keeps it): make a new pair with `otactl key generate` (its private half outside every repository), trust the new public key, re-sign every channel's manifest with the new private key, and drop the old public key once devices trust the new one",
+            crate::text::cap(&fsx::display(path)),
+            crate::text::cap(&fsx::display(&public)),
+            code(entry.display().to_string()),
+        )
     }
 }
 

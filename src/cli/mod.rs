@@ -45,6 +45,11 @@ struct GlobalArgs {
     #[arg(short = 'C', global = true, value_name = "DIR")]
     dir: Option<PathBuf>,
     /// Read the configuration from FILE instead of looking for `otactl.toml`.
+    ///
+    /// FILE's folder is the repository root, as the folder of a found `otactl.toml` is
+    /// (like `cargo --manifest-path`): `channels_dir`, `public_keys`, `source` and
+    /// `[dir] path` are relative to it. Paths given on the command line stay relative
+    /// to the working folder (see `-C`).
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Say more about what is done.
@@ -100,6 +105,13 @@ impl Ctx {
         if let Some(path) = &repo.settings.config_path {
             self.printer
                 .detail(&format!("using configuration `{}`", display(path)));
+            if repo.settings.root != cwd {
+                self.printer.detail(&format!(
+                    "the repository root is `{}`, the folder of `{}`: the paths it names are relative to it",
+                    display(&repo.settings.root),
+                    display(path)
+                ));
+            }
         }
         if let Some(note) = &repo.settings.layout_note {
             self.printer.detail(note);
@@ -119,10 +131,7 @@ pub fn run(cli: Cli) -> (Printer, Result<ExitCode>) {
 
 fn run_with(printer: &Printer, cli: Cli) -> Result<ExitCode> {
     if let Some(dir) = &cli.global.dir {
-        std::env::set_current_dir(dir).map_err(|source| Error::Read {
-            path: dir.clone(),
-            source,
-        })?;
+        std::env::set_current_dir(dir).map_err(|source| dash_c_error(dir, &source))?;
     }
     let ctx = Ctx {
         printer: printer.clone(),
@@ -138,6 +147,23 @@ fn run_with(printer: &Printer, cli: Cli) -> Result<ExitCode> {
         Command::Tar(args) => args.run(&ctx),
         Command::Publish(cmd) => cmd.run(&ctx),
         Command::Verify(args) => args.run(&ctx),
+    }
+}
+
+/// Why otactl cannot run in the folder given to `-C`: it does not exist, it is not a
+/// folder, or it cannot be entered.
+fn dash_c_error(dir: &std::path::Path, source: &std::io::Error) -> Error {
+    let shown = crate::text::code(dir.display().to_string());
+    let message = if crate::fsx::real_path(dir).is_none() {
+        format!("the folder {shown} does not exist")
+    } else if !crate::fsx::is_dir(dir) {
+        format!("{shown} is not a folder")
+    } else {
+        format!("cannot enter the folder {shown}: {source}")
+    };
+    Error::InvalidArg {
+        flag: "-C",
+        message,
     }
 }
 

@@ -82,7 +82,16 @@ impl DirArgs {
                 })?,
         };
         let base_url = self.base_url.clone().or(settings.dir_base_url.clone());
-        let published = dir::publish(&self.file, &build_id, &root, base_url.as_deref())
+        // A bad value is named by where it came from: the flag, or otactl.toml.
+        let origin = |given: bool, flag, key| match &settings.config_path {
+            Some(file) if !given => dir::Origin::Config { file, key, flag },
+            _ => dir::Origin::Flag(flag),
+        };
+        let origins = dir::Origins {
+            path: origin(self.path.is_some(), "--path", "[dir] path"),
+            base_url: origin(self.base_url.is_some(), "--base-url", "[dir] base_url"),
+        };
+        let published = dir::publish(&self.file, &build_id, &root, base_url.as_deref(), origins)
             .map_err(|e| e.for_flag("FILE"))?;
         if published.already_present {
             ctx.printer.status(&format!(

@@ -5,13 +5,14 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::fsx;
 use crate::git;
 use crate::keys::PublicKey;
 use crate::lint::{Base, FileReport, LintInput, SignaturePolicy, lint_file};
 use crate::manifest::{Finding, MAX_MANIFEST_BYTES};
-use crate::repo::{Repo, load_public_key};
+use crate::repo::Repo;
 
 /// What to lint.
 #[derive(Clone, Debug, Default)]
@@ -127,38 +128,108 @@ fn units(repo: &Repo, paths: &[PathBuf], reports: &mut Vec<FileReport>) -> Resul
         .filter(|p| fsx::exists(p))
         .collect();
     if fsx::is_dir(&channels_dir) {
+        let folder = ChannelsFolder::new(settings);
         for found in fsx::find_files(&channels_dir, "manifest.json")? {
-            let is_channel = found.parent().and_then(Path::parent) == Some(channels_dir.as_path())
-                && settings
-                    .folder_channel(&found)
-                    .is_some_and(|f| settings.channels.contains(f));
-            if !is_channel {
-                reports.push(FileReport::failed(
-                    fsx::display(&found),
-                    format!(
-                        "this manifest is not in a channel folder; channels are {} under `{}`",
-                        settings.channels.list(),
-                        settings.channels_dir.display()
-                    ),
-                ));
+            if folder.is_misplaced(&found) {
+                reports.push(folder.report(&found));
             }
         }
     }
     Ok(files.into_iter().map(Unit::File).collect())
 }
 
+/// The channels folder, for the rule that a `manifest.json` inside it is a
+/// channel's (`channels/beta/manifest.json` when `beta` is no channel, or one deeper
+/// down, is polled by no device). The same rule holds for the files `lint` finds
+/// itself and for those under the PATHs given.
+struct ChannelsFolder<'a> {
+    settings: &'a Settings,
+    /// The folder, absolute, `.` and `..` applied.
+    dir: PathBuf,
+    /// The working folder, to make the PATHs given absolute.
+    cwd: PathBuf,
+}
+
+impl ChannelsFolder<'_> {
+    fn new(settings: &Settings) -> ChannelsFolder<'_> {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        ChannelsFolder {
+            settings,
+            dir: lexical(&cwd.join(&settings.root).join(&settings.channels_dir)),
+            cwd,
+        }
+    }
+
+    /// Whether `path` is a `manifest.json` inside the channels folder but not a
+    /// channel's.
+    fn is_misplaced(&self, path: &Path) -> bool {
+        if path.file_name().is_none_or(|n| n != "manifest.json") {
+            return false;
+        }
+        let path = lexical(&self.cwd.join(path));
+        if !path.starts_with(&self.dir) {
+            return false;
+        }
+        let settings = self.settings;
+        let is_channel = path.parent().and_then(Path::parent) == Some(self.dir.as_path())
+            && settings
+                .folder_channel(&path)
+                .is_some_and(|f| settings.channels.contains(f));
+        !is_channel
+    }
+
+    /// The report on a misplaced manifest.
+    fn report(&self, path: &Path) -> FileReport {
+        FileReport::failed(
+            fsx::display(path),
+            format!(
+                "this manifest is not in a channel folder; channels are {} under `{}`",
+                self.settings.channels.list(),
+                self.settings.channels_dir.display()
+            ),
+        )
+    }
+}
+
+/// `path` with `.` and `..` applied to its text (links are not followed), so that
+/// `channels/../channels/beta` and `channels/beta` compare equal.
+fn lexical(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push(part);
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// Loads `[signing] public_keys`; a key file that fails becomes a report on that file.
 fn trusted_keys(repo: &Repo, reports: &mut Vec<FileReport>) -> Vec<PublicKey> {
     let mut keys = Vec::new();
     for path in repo.trusted_key_paths(&[]) {
-        match load_public_key(&path) {
+        match repo.load_trusted_key(&path) {
             Ok(key) => keys.push(key),
             Err(e) => {
-                let message = match e {
-                    Error::Key { message, .. } => format!("trusted key file {message}"),
-                    other => other.chain(),
-                };
-                reports.push(FileReport::failed(fsx::display(&path), message));
+                let mut report = FileReport::failed(fsx::display(&path), String::new());
+                let finding = &mut report.findings[0];
+                match e {
+                    Error::Key { message, .. } => {
+                        finding.message = format!("trusted key file {message}");
+                    }
+                    Error::PrivateKeyTrusted { hint, .. } => {
+                        finding.message = "trusted key file is a private key; a trusted key file must hold only the public key".into();
+                        finding.hint = Some(hint);
+                    }
+                    other => finding.message = other.chain(),
+                }
+                reports.push(report);
             }
         }
     }
@@ -236,11 +307,21 @@ fn check_units(
             )
         })
     };
+    // A file under a PATH that lies in the channels folder obeys the rule of the
+    // files `lint` finds there itself.
+    let folder = ChannelsFolder::new(&repo.settings);
+    let checked = |path: &PathBuf| -> FileReport {
+        if folder.is_misplaced(path) {
+            folder.report(path)
+        } else {
+            guarded(path)
+        }
+    };
     let unit = |unit: &Unit| -> Vec<FileReport> {
         match unit {
-            Unit::File(path) => vec![guarded(path)],
+            Unit::File(path) => vec![checked(path)],
             Unit::Folder(path) => match fsx::find_files(path, "manifest.json") {
-                Ok(files) => files.iter().map(guarded).collect(),
+                Ok(files) => files.iter().map(checked).collect(),
                 Err(e) => vec![FileReport::failed(fsx::display(path), e.chain())],
             },
         }

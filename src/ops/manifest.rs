@@ -95,7 +95,7 @@ pub fn new(repo: &Repo, request: &NewRequest) -> Result<Written> {
         Some(min) => Some(parse_id(min, "--min-build-id")?),
         None => current
             .as_ref()
-            .and_then(|(m, _)| m.as_ref()?.min_build_id.clone()),
+            .and_then(|(m, _, _)| m.as_ref()?.min_build_id.clone()),
     };
     let created = repo
         .now
@@ -116,7 +116,7 @@ pub fn new(repo: &Repo, request: &NewRequest) -> Result<Written> {
         &request.notes,
         &artifact,
     );
-    crate::manifest::keep_optional_keys(&mut object, current.as_ref().map(|(_, o)| o));
+    crate::manifest::keep_optional_keys(&mut object, current.as_ref().map(|(_, o, _)| o));
     let bytes = house_layout(&object);
 
     // The new manifest obeys every rule, or a flag was wrong.
@@ -142,8 +142,17 @@ pub fn new(repo: &Repo, request: &NewRequest) -> Result<Written> {
             tag.reason
         ));
     }
-    if let Some((Some(current), current_object)) = &current {
-        let refusals = lint::compare_with_base(new, current, &parsed, "the current manifest");
+    if let Some((Some(current), current_object, current_lines)) = &current {
+        // The refusals point at the lines of the file that stays as it is.
+        let mut refusals =
+            lint::compare_with_base(new, current, current_lines, "the current manifest");
+        for refusal in &mut refusals {
+            if refusal.key.as_deref() == Some("min_build_id")
+                && let Some(hint) = &mut refusal.hint
+            {
+                hint.push_str(" (without `--min-build-id`, the current one is kept)");
+            }
+        }
         if !refusals.is_empty() {
             return Err(Error::Downgrade {
                 path,
@@ -246,14 +255,14 @@ fn artifact_facts(request: &NewRequest) -> Result<(String, ArtifactKind, Hashed)
     Ok((sha256, kind, hashed))
 }
 
-/// The channel's current manifest and its object; it must be valid to be replaced
-/// safely, but a template counts as no manifest (`None`), and a legacy build id is
-/// compared by its time part.
+/// The channel's current manifest, its object and the file as parsed (for the lines
+/// of its keys); it must be valid to be replaced safely, but a template counts as no
+/// manifest (`None`), and a legacy build id is compared by its time part.
 fn current_manifest(
     path: &Path,
     rules: &Rules<'_>,
     warnings: &mut Vec<String>,
-) -> Result<Option<(Option<Manifest>, Object)>> {
+) -> Result<Option<(Option<Manifest>, Object, Parsed)>> {
     if !fsx::exists(path) {
         return Ok(None);
     }
@@ -264,24 +273,25 @@ fn current_manifest(
     };
     let (bytes, parsed) = read_manifest(path, &lenient)?;
     let object = parsed.object.clone().unwrap_or_default();
+    let lines = parsed.clone();
     let shown = fsx::display(path);
     match lint::read_base(&bytes, rules) {
         lint::BaseManifest::Template => {
             warnings.push(format!(
                 "`{shown}` is a template (empty `build_id`): it counts as no current manifest"
             ));
-            return Ok(Some((None, object)));
+            return Ok(Some((None, object, lines)));
         }
         lint::BaseManifest::Legacy(current) => {
             let warning =
                 lint::legacy_base_warning(&current.build_id, &parsed, "the current manifest");
             warnings.push(warning.render_plain(&shown));
-            return Ok(Some((Some(current), object)));
+            return Ok(Some((Some(current), object, lines)));
         }
         lint::BaseManifest::Valid(_) | lint::BaseManifest::Invalid => {}
     }
     accept(path, parsed, warnings)
-        .map(|(m, o)| Some((Some(m), o)))
+        .map(|(m, o)| Some((Some(m), o, lines)))
         .map_err(|e| match e {
             Error::InvalidManifest { path, findings } => Error::Config {
                 path,

@@ -184,7 +184,7 @@ impl Printer {
             source = cause.source();
         }
         if let Some(hint) = err.hint() {
-            eprintln!("\n{}: {}", self.paint_err(CYAN, "hint"), hint);
+            eprintln!("\n{}: {}", self.paint_err(CYAN, "hint"), sanitize(&hint));
         }
     }
 

@@ -25,6 +25,46 @@ pub struct Published {
     pub already_present: bool,
 }
 
+/// Where a setting of the release folder came from, so that an error about its value
+/// names that place, not a flag that was never given.
+#[derive(Clone, Copy, Debug)]
+pub enum Origin<'a> {
+    /// A flag, e.g. `--base-url`.
+    Flag(&'static str),
+    /// A key of the configuration file, which `flag` overrides.
+    Config {
+        /// The configuration file.
+        file: &'a Path,
+        /// The key, e.g. `[dir] base_url`.
+        key: &'static str,
+        /// The flag that overrides it.
+        flag: &'static str,
+    },
+}
+
+impl Origin<'_> {
+    /// The error that the value from here is invalid: `message` says why.
+    fn invalid(self, message: String) -> Error {
+        match self {
+            Origin::Flag(flag) => Error::InvalidArg { flag, message },
+            Origin::Config { file, key, flag } => Error::Config {
+                path: file.to_owned(),
+                message: format!("`{key}`: {message}; correct it there, or give `{flag}`"),
+            },
+        }
+    }
+}
+
+/// Where the release folder (`path`) and the URL it is served at (`base_url`) came
+/// from.
+#[derive(Clone, Copy, Debug)]
+pub struct Origins<'a> {
+    /// The release folder's.
+    pub path: Origin<'a>,
+    /// The base URL's.
+    pub base_url: Origin<'a>,
+}
+
 /// The build id in a file name of the form `NAME-src-<build_id>.tar.gz`.
 pub fn build_id_from_file_name(name: &str) -> Option<BuildId> {
     let stem = name.strip_suffix(".tar.gz")?;
@@ -32,7 +72,8 @@ pub fn build_id_from_file_name(name: &str) -> Option<BuildId> {
     id.parse().ok()
 }
 
-/// Copies `file` to `root/<build_id>/<name>` and returns its URL.
+/// Copies `file` to `root/<build_id>/<name>` and returns its URL; an invalid `root`
+/// or `base_url` is named by where it came from (`origins`).
 ///
 /// FILE must be a regular file (a symlink to one is followed). Inside the release
 /// folder nothing is followed: a symlink at `<build_id>` or at `<build_id>/<name>`
@@ -43,6 +84,7 @@ pub fn publish(
     build_id: &BuildId,
     root: &Path,
     base_url: Option<&str>,
+    origins: Origins<'_>,
 ) -> Result<Published> {
     let name = file
         .file_name()
@@ -58,6 +100,7 @@ pub fn publish(
         build_id,
         name,
         base_url,
+        origins,
     )?;
     let mut created = Vec::new();
     let result = place(
@@ -65,8 +108,7 @@ pub fn publish(
         file,
         name,
         build_id,
-        root,
-        base_url,
+        (root, base_url, origins),
         &mut created,
     );
     if result.is_err() {
@@ -84,8 +126,7 @@ fn place(
     file: &Path,
     name: &str,
     build_id: &BuildId,
-    root: &Path,
-    base_url: Option<&str>,
+    (root, base_url, origins): (&Path, Option<&str>, Origins<'_>),
     created: &mut Vec<PathBuf>,
 ) -> Result<Published> {
     let read_err = |source| Error::Read {
@@ -123,7 +164,7 @@ fn place(
         }
     }
     let dest = folder.join(name);
-    let url = url_for(&dest, build_id, name, base_url)?;
+    let url = url_for(&dest, build_id, name, base_url, origins)?;
     if fsx::entry_kind(&dest)?.is_some() {
         let (new, _) = hash::sha256_reader(input).map_err(read_err)?;
         return already_there(&dest, url, new);
@@ -191,17 +232,24 @@ fn already_there(dest: &Path, url: String, new: String) -> Result<Published> {
     })
 }
 
-fn url_for(dest: &Path, build_id: &BuildId, name: &str, base_url: Option<&str>) -> Result<String> {
+fn url_for(
+    dest: &Path,
+    build_id: &BuildId,
+    name: &str,
+    base_url: Option<&str>,
+    origins: Origins<'_>,
+) -> Result<String> {
     if let Some(base) = base_url {
-        let mut url =
-            url::Url::parse(base.trim_end_matches('/')).map_err(|e| Error::InvalidArg {
-                flag: "--base-url",
-                message: format!("`{base}` is not a URL: {e}"),
-            })?;
+        let mut url = url::Url::parse(base.trim_end_matches('/')).map_err(|e| {
+            origins
+                .base_url
+                .invalid(format!("`{base}` is not a URL: {e}"))
+        })?;
         url.path_segments_mut()
-            .map_err(|()| Error::InvalidArg {
-                flag: "--base-url",
-                message: format!("`{base}` cannot hold a path"),
+            .map_err(|()| {
+                origins
+                    .base_url
+                    .invalid(format!("`{base}` cannot hold a path"))
             })?
             .pop_if_empty()
             .push(build_id.as_str())
@@ -214,9 +262,10 @@ fn url_for(dest: &Path, build_id: &BuildId, name: &str, base_url: Option<&str>) 
         })?;
         url::Url::from_file_path(&abs)
             .map(|u| u.to_string())
-            .map_err(|()| Error::InvalidArg {
-                flag: "--path",
-                message: format!("`{}` cannot be a file:// URL", abs.display()),
+            .map_err(|()| {
+                origins
+                    .path
+                    .invalid(format!("`{}` cannot be a file:// URL", abs.display()))
             })
     }
 }
@@ -224,6 +273,50 @@ fn url_for(dest: &Path, build_id: &BuildId, name: &str, base_url: Option<&str>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const FLAGS: Origins<'static> = Origins {
+        path: Origin::Flag("--path"),
+        base_url: Origin::Flag("--base-url"),
+    };
+
+    #[test]
+    fn a_bad_value_names_where_it_came_from() {
+        let id: BuildId = "20260115-1614-9121078".parse().unwrap();
+        let e = url_for(Path::new("/x"), &id, "f.bin", Some("not a url"), FLAGS).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::InvalidArg {
+                    flag: "--base-url",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let config = Origins {
+            path: Origin::Config {
+                file: Path::new("otactl.toml"),
+                key: "[dir] path",
+                flag: "--path",
+            },
+            base_url: Origin::Config {
+                file: Path::new("otactl.toml"),
+                key: "[dir] base_url",
+                flag: "--base-url",
+            },
+        };
+        let e = url_for(Path::new("/x"), &id, "f.bin", Some("not a url"), config).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`otactl.toml`: `[dir] base_url`: `not a url` is not a URL: relative URL without a base; correct it there, or give `--base-url`"
+        );
+        let e = config.path.invalid("`x` cannot be a file:// URL".into());
+        assert!(
+            e.to_string()
+                .starts_with("`otactl.toml`: `[dir] path`: `x` cannot be a file:// URL"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn build_id_from_names() {
@@ -245,6 +338,7 @@ mod tests {
             &id,
             "a b.bin",
             Some("https://ota.example.com/releases/"),
+            FLAGS,
         )
         .unwrap();
         assert_eq!(
@@ -256,6 +350,7 @@ mod tests {
             &id,
             "f.bin",
             None,
+            FLAGS,
         )
         .unwrap();
         assert_eq!(url, "file:///srv/ota/20260115-1614-9121078/f.bin");

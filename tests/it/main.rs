@@ -29,6 +29,7 @@ mod lint;
 mod manifest_new;
 mod manifest_sign;
 mod manifest_verify;
+mod open_items;
 mod publish_dir;
 mod real_repo;
 mod secrets;
