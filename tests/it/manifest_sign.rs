@@ -26,15 +26,15 @@ fn sign_snapshot(ctx: &TestContext, cmd: &mut Command, key: &Key, snapshot: &str
     out
 }
 
+/// `manifest sign` of the stable manifest with `--key`, as snapshot `snapshot`.
+fn sign_stable_snapshot(ctx: &TestContext, key: &Key, snapshot: &str) -> Output {
+    sign_snapshot(ctx, &mut sign_cmd(ctx, MANIFEST, key), key, snapshot)
+}
+
 #[test]
 fn sign_takes_the_key_from_the_key_flag() {
     let (ctx, key) = unsigned_with_key();
-    let out = sign_snapshot(
-        &ctx,
-        &mut sign_cmd(&ctx, MANIFEST, &key),
-        &key,
-        "sign_key_flag",
-    );
+    let out = sign_stable_snapshot(&ctx, &key, "sign_key_flag");
     assert_exit(&out, 0);
     let text = ctx.read(MANIFEST);
     assert_house_layout(&text);
@@ -146,12 +146,7 @@ fn sign_refuses_an_invalid_manifest() {
         1,
     );
     ctx.write(MANIFEST, &bad);
-    let out = sign_snapshot(
-        &ctx,
-        &mut sign_cmd(&ctx, MANIFEST, &key),
-        &key,
-        "sign_invalid_manifest",
-    );
+    let out = sign_stable_snapshot(&ctx, &key, "sign_invalid_manifest");
     assert_exit(&out, 2);
     assert_eq!(ctx.read(MANIFEST), bad);
 }
@@ -189,12 +184,7 @@ fn sign_again_is_a_no_op() {
     assert_exit(&out, 0);
     let signed = std::fs::read(ctx.path(MANIFEST)).unwrap();
     let inode = std::fs::metadata(ctx.path(MANIFEST)).unwrap().ino();
-    let out = sign_snapshot(
-        &ctx,
-        &mut sign_cmd(&ctx, MANIFEST, &key),
-        &key,
-        "sign_again",
-    );
+    let out = sign_stable_snapshot(&ctx, &key, "sign_again");
     assert_exit(&out, 0);
     assert_eq!(std::fs::read(ctx.path(MANIFEST)).unwrap(), signed);
     assert_eq!(std::fs::metadata(ctx.path(MANIFEST)).unwrap().ino(), inode);

@@ -42,6 +42,19 @@ fn publish(ctx: &TestContext, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `publish dir` of the test file into `../releases`.
+fn publish_to_releases(ctx: &TestContext) -> Output {
+    publish(ctx, &[&file_arg(), "--path", "../releases"])
+}
+
+/// The release folder holds the build's folder and the published file, nothing else.
+fn assert_only_the_published_file(ctx: &TestContext) {
+    assert_eq!(
+        files_under(&releases(ctx)),
+        [ID.to_owned(), format!("{ID}/{NAME}")]
+    );
+}
+
 /// `../releases`, seen from the working folder.
 fn releases(ctx: &TestContext) -> PathBuf {
     ctx.root().join("releases")
@@ -83,7 +96,7 @@ fn dest(ctx: &TestContext) -> PathBuf {
 #[test]
 fn publishes_a_copy_and_prints_its_normalised_file_url() {
     let ctx = setup();
-    let out = publish(&ctx, &[&file_arg(), "--path", "../releases"]);
+    let out = publish_to_releases(&ctx);
     assert_exit(&out, 0);
     let canonical = releases(&ctx).canonicalize().unwrap();
     assert_eq!(
@@ -92,10 +105,7 @@ fn publishes_a_copy_and_prints_its_normalised_file_url() {
     );
     assert!(!stdout(&out).contains(".."), "{}", stdout(&out));
     assert_eq!(std::fs::read(dest(&ctx)).unwrap(), BYTES);
-    assert_eq!(
-        files_under(&releases(&ctx)),
-        [ID.to_owned(), format!("{ID}/{NAME}")]
-    );
+    assert_only_the_published_file(&ctx);
     insta::assert_snapshot!("file_url", ctx.transcript(&out));
 }
 
@@ -106,7 +116,7 @@ fn publishes_a_copy_and_prints_its_normalised_file_url() {
 fn the_copy_is_as_readable_as_any_new_file() {
     use std::os::unix::fs::PermissionsExt;
     let ctx = setup();
-    let out = publish(&ctx, &[&file_arg(), "--path", "../releases"]);
+    let out = publish_to_releases(&ctx);
     assert_exit(&out, 0);
     let probe = ctx.root().join("probe");
     std::fs::write(&probe, b"").unwrap();
@@ -122,33 +132,27 @@ fn the_copy_is_as_readable_as_any_new_file() {
 #[test]
 fn publishing_the_same_file_again_succeeds_and_says_already_published() {
     let ctx = setup();
-    let first = publish(&ctx, &[&file_arg(), "--path", "../releases"]);
+    let first = publish_to_releases(&ctx);
     assert_exit(&first, 0);
-    let out = publish(&ctx, &[&file_arg(), "--path", "../releases"]);
+    let out = publish_to_releases(&ctx);
     assert_exit(&out, 0);
     assert_eq!(stdout(&out), stdout(&first));
     insta::assert_snapshot!("already_published", ctx.transcript(&out));
     assert_eq!(std::fs::read(dest(&ctx)).unwrap(), BYTES);
-    assert_eq!(
-        files_under(&releases(&ctx)),
-        [ID.to_owned(), format!("{ID}/{NAME}")]
-    );
+    assert_only_the_published_file(&ctx);
 }
 
 #[test]
 fn other_content_under_the_same_name_is_refused_with_exit_4() {
     let ctx = setup();
-    assert_exit(&publish(&ctx, &[&file_arg(), "--path", "../releases"]), 0);
+    assert_exit(&publish_to_releases(&ctx), 0);
     ctx.write(&format!("out/{NAME}"), b"other bytes\n");
-    let out = publish(&ctx, &[&file_arg(), "--path", "../releases"]);
+    let out = publish_to_releases(&ctx);
     assert_exit(&out, 4);
     insta::assert_snapshot!("other_content", ctx.transcript(&out));
     assert_eq!(std::fs::read(dest(&ctx)).unwrap(), BYTES);
     // No temporary file is left next to it.
-    assert_eq!(
-        files_under(&releases(&ctx)),
-        [ID.to_owned(), format!("{ID}/{NAME}")]
-    );
+    assert_only_the_published_file(&ctx);
 }
 
 #[test]
