@@ -115,6 +115,17 @@ fn ports(text: &str, servers: &[&HostileServer]) -> String {
 
 // Finding 1: a slow server held `verify` for minutes.
 
+/// Points the manifest at `server`'s asset and runs `verify ARGS`, which must end in
+/// a remote error (exit 3); returns its output and how long it took.
+fn remote_error(ctx: &TestContext, server: &HostileServer, args: &[&str]) -> (Output, Duration) {
+    manifest(ctx, &server.url(&asset_route()), SHA);
+    let started = Instant::now();
+    let out = verify(ctx, args);
+    let took = started.elapsed();
+    assert_exit(&out, 3);
+    (out, took)
+}
+
 #[test]
 fn a_server_dripping_a_byte_a_second_is_cut_at_the_stall_limit_exit_3() {
     let ctx = repo();
@@ -123,11 +134,7 @@ fn a_server_dripping_a_byte_a_second_is_cut_at_the_stall_limit_exit_3() {
         chunk: 1,
         every: Duration::from_secs(1),
     });
-    manifest(&ctx, &server.url(&asset_route()), SHA);
-    let started = Instant::now();
-    let out = verify(&ctx, &[]);
-    let took = started.elapsed();
-    assert_exit(&out, 3);
+    let (out, took) = remote_error(&ctx, &server, &[]);
     // SPEC 6: under 1 KiB/s for 30 s. Generous above: only "not minutes" matters.
     assert!(
         took >= Duration::from_secs(29),
@@ -157,11 +164,7 @@ fn a_download_slower_than_the_deadline_is_cut_exit_3() {
         chunk: 64,
         every: Duration::from_millis(100),
     });
-    manifest(&ctx, &server.url(&asset_route()), SHA);
-    let started = Instant::now();
-    let out = verify(&ctx, &["--deadline", "2s"]);
-    let took = started.elapsed();
-    assert_exit(&out, 3);
+    let (out, took) = remote_error(&ctx, &server, &["--deadline", "2s"]);
     assert!(took >= Duration::from_secs(2), "cut after {took:?}");
     // Well before the stall limit, which this server never reaches.
     assert!(took < Duration::from_secs(25), "cut only after {took:?}");
@@ -182,11 +185,7 @@ fn a_download_slower_than_the_deadline_is_cut_exit_3() {
 fn a_server_that_never_answers_is_cut_at_the_deadline_exit_3() {
     let ctx = repo();
     let server = HostileServer::start(Behaviour::Silent);
-    manifest(&ctx, &server.url(&asset_route()), SHA);
-    let started = Instant::now();
-    let out = verify(&ctx, &["--deadline", "3s"]);
-    let took = started.elapsed();
-    assert_exit(&out, 3);
+    let (out, took) = remote_error(&ctx, &server, &["--deadline", "3s"]);
     assert!(took < Duration::from_secs(25), "cut only after {took:?}");
     let line = ports(&item(&out, 3), &[&server]);
     assert_eq!(
@@ -203,11 +202,7 @@ fn a_server_that_never_answers_is_cut_at_the_deadline_exit_3() {
 fn a_retry_that_would_pass_the_deadline_is_not_waited_for_exit_3() {
     let ctx = repo();
     let server = HostileServer::start(Behaviour::Unavailable { retry_after: 30 });
-    manifest(&ctx, &server.url(&asset_route()), SHA);
-    let started = Instant::now();
-    let out = verify(&ctx, &["--deadline", "5s"]);
-    let took = started.elapsed();
-    assert_exit(&out, 3);
+    let (out, took) = remote_error(&ctx, &server, &["--deadline", "5s"]);
     assert!(
         took < Duration::from_secs(25),
         "gave up only after {took:?}"

@@ -66,11 +66,12 @@ fn begun() -> (Channel, RawTar) {
     (c, tar)
 }
 
-/// Releases `bytes` as `name` on `c`: `verify` must fail item 5, within bounds.
-/// Returns item 5's line.
-fn item_5(c: &Channel, name: &str, bytes: &[u8]) -> String {
+/// Releases `bytes` as `name` on `c`: `verify` must fail item 5, within bounds,
+/// saying `expected`.
+fn fails_item_5_with(c: &Channel, name: &str, bytes: &[u8], expected: &str) {
     let (out, rss) = verify_measured(c, name, bytes, &[]);
-    fails_item_5_bounded(&out, rss)
+    let line = fails_item_5_bounded(&out, rss);
+    assert!(line.contains(expected), "{line}");
 }
 
 /// tar 0.4 reads a GNU long-name (`L`) or pax (`x`) entry whole before any caller
@@ -91,10 +92,11 @@ fn extension_entry_bombs_are_refused_unread() {
             .file(format!("{}x", c.top()).as_bytes(), b"x\n")
             .finish();
         assert!(bytes.len() < 2 << 20, "the bomb is {} bytes", bytes.len());
-        let line = item_5(&c, "extension-bomb.tar.gz", &bytes);
-        assert!(
-            line.contains(&format!("{what} entry of 268435456 bytes")),
-            "{line}"
+        fails_item_5_with(
+            &c,
+            "extension-bomb.tar.gz",
+            &bytes,
+            &format!("{what} entry of 268435456 bytes"),
         );
     }
 }
@@ -108,8 +110,7 @@ fn a_clean_ustar_name_with_a_pax_path_climbing_out_fails_item_5() {
         .pax(&[("path", b"../x")])
         .file(format!("{top}clean.txt").as_bytes(), b"x\n")
         .finish();
-    let line = item_5(&c, "pax-path.tar.gz", &bytes);
-    assert!(line.contains("`../x` climbs out with `..`"), "{line}");
+    fails_item_5_with(&c, "pax-path.tar.gz", &bytes, "`../x` climbs out with `..`");
 }
 
 /// The same with a GNU long name that is absolute, and a pax `linkpath` that leaves.
@@ -121,10 +122,11 @@ fn gnu_long_names_and_pax_link_paths_are_the_names_checked() {
         .long_name(b"/etc/cron.d/x")
         .file(format!("{top}a").as_bytes(), b"x\n")
         .finish();
-    let line = item_5(&c, "gnu-long-name.tar.gz", &bytes);
-    assert!(
-        line.contains("`/etc/cron.d/x` is an absolute path"),
-        "{line}"
+    fails_item_5_with(
+        &c,
+        "gnu-long-name.tar.gz",
+        &bytes,
+        "`/etc/cron.d/x` is an absolute path",
     );
 
     let (c, tar) = begun();
@@ -133,8 +135,12 @@ fn gnu_long_names_and_pax_link_paths_are_the_names_checked() {
         .pax(&[("linkpath", b"../../../etc")])
         .symlink(&format!("{top}l"), "ok")
         .finish();
-    let line = item_5(&c, "pax-linkpath.tar.gz", &bytes);
-    assert!(line.contains("-> `../../../etc` leaves the tree"), "{line}");
+    fails_item_5_with(
+        &c,
+        "pax-linkpath.tar.gz",
+        &bytes,
+        "-> `../../../etc` leaves the tree",
+    );
 }
 
 /// A pax `size` other than the header's makes extractors walk the archive
@@ -147,10 +153,11 @@ fn a_pax_size_that_disagrees_with_the_header_fails_item_5() {
         .pax(&[("size", b"1024")])
         .file(format!("{top}a").as_bytes(), b"x\n")
         .finish();
-    let line = item_5(&c, "pax-size.tar.gz", &bytes);
-    assert!(
-        line.contains("extractors would read the archive differently"),
-        "{line}"
+    fails_item_5_with(
+        &c,
+        "pax-size.tar.gz",
+        &bytes,
+        "extractors would read the archive differently",
     );
 }
 
@@ -180,12 +187,11 @@ fn a_symlink_leaving_through_a_chain_of_symlinks_fails_item_5() {
         .symlink(&format!("{top}a/b"), "..")
         .symlink(&format!("{top}c"), "a/b/..")
         .finish();
-    let line = item_5(&c, "chain.tar.gz", &bytes);
-    assert!(
-        line.contains(&format!(
-            "symlink `{top}c` -> `a/b/..` leaves the tree once extracted"
-        )),
-        "{line}"
+    fails_item_5_with(
+        &c,
+        "chain.tar.gz",
+        &bytes,
+        &format!("symlink `{top}c` -> `a/b/..` leaves the tree once extracted"),
     );
 }
 
@@ -261,9 +267,8 @@ fn names_in_messages_are_cut_at_200_characters() {
         .pax(&[("path", name.as_bytes())])
         .file(b"other/short", b"x\n")
         .finish();
-    let line = item_5(&c, "long-names.tar.gz", &bytes);
     let shown = format!("`other/{}…`", "n".repeat(194));
-    assert!(line.contains(&shown), "{line}");
+    fails_item_5_with(&c, "long-names.tar.gz", &bytes, &shown);
 }
 
 /// A name made to break out of a Markdown code span (backticks), a table cell (`|`),
