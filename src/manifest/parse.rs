@@ -2,9 +2,9 @@
 //! its key path and line, none swallowed after the first.
 //!
 //! `serde_json` checks the syntax (and reports trailing data and bad escapes with a
-//! line); [`locate`](super::locate) then finds the line of every key and the
-//! duplicate keys that `serde_json` would silently merge, and each value is checked
-//! by the rules of [`fields`](super::fields).
+//! line); the `locate` module then finds the line of every key and the duplicate
+//! keys that `serde_json` would silently merge, and each value is checked by the
+//! rules of [`fields`](super::fields).
 
 use std::collections::HashMap;
 
