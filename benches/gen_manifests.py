@@ -2,13 +2,24 @@
 """Generate a channel repository of signed OTA manifests for the lint benchmark.
 
     python3 benches/gen_manifests.py OUTDIR [--count 10000] [--bad N]
+    python3 benches/gen_manifests.py OUTDIR --channels 10000 [--bad N]
 
 OUTDIR gets:
 
     otactl.toml                        channels canary/staging/stable, signatures required
     keys/ota_pubkey.pem                SPKI PEM of a fixed Ed25519 key (fixed seed)
     m/NNNNN/<channel>/manifest.json    COUNT manifests, channel cycling, house layout, signed
-    gen.json                           what was generated (count, bad, the bad files)
+    gen.json                           what was generated (count, channels, bad, the bad files)
+
+`--channels N` makes instead a channel repository of N configured channels, named
+c00000, c00001, ... (`channels` of otactl.toml lists them all, in order), with one
+signed manifest per channel in the standard layout, for plain `otactl lint`:
+
+    channels/<channel>/manifest.json   N manifests (COUNT is N)
+
+Manifest number i has the same fields in both layouts but for `channel`: the
+contents come from the same random sequence, so the two data sets differ only in
+how many channels there are and where the files sit.
 
 Everything is deterministic: the same arguments give the same bytes. The key is a
 benchmark key made from a fixed seed; it signs nothing but this test data.
@@ -34,7 +45,7 @@ CHANNELS = ["canary", "staging", "stable"]
 # Fixed seeds: the trusted benchmark key and a second, untrusted key.
 TRUSTED_SEED = hashlib.sha256(b"otactl benchmark signing key v1").digest()
 FOREIGN_SEED = hashlib.sha256(b"otactl benchmark foreign key v1").digest()
-GEN_VERSION = 1
+GEN_VERSION = 2
 
 WORDS = (
     "fix charger handshake timeout retry ocpp firmware update watchdog meter "
@@ -104,8 +115,16 @@ def notes(rng):
     return (text[:1].upper() + text[1:]) or "update"
 
 
-def make_manifest(i, rng):
-    channel = CHANNELS[i % len(CHANNELS)]
+def channel_names(n):
+    """The channels of a repository of `n` (3: the default canary/staging/stable)."""
+    if n == len(CHANNELS):
+        return list(CHANNELS)
+    width = max(5, len(str(n - 1)))
+    return ["c%0*d" % (width, i) for i in range(n)]
+
+
+def make_manifest(i, rng, channels):
+    channel = channels[i % len(channels)]
     t, bid = build_id(rng)
     y, mo, d, h, mi = t
     created = "%04d-%02d-%02dT%02d:%02d:%02dZ" % (y, mo, d, h, mi, rng.randint(0, 59))
@@ -139,7 +158,7 @@ def make_manifest(i, rng):
     return channel, obj
 
 
-def break_manifest(kind, channel, obj, key, foreign, rng):
+def break_manifest(kind, channel, obj, key, foreign, rng, channels, one_per_channel):
     """Returns (folder, bytes) of a broken version of the manifest."""
     folder = channel
     if kind == "tampered":
@@ -155,7 +174,12 @@ def break_manifest(kind, channel, obj, key, foreign, rng):
     elif kind == "unsigned":
         obj.pop("signature", None)
     elif kind == "wrong-folder":
-        folder = CHANNELS[(CHANNELS.index(channel) + 1) % len(CHANNELS)]
+        other = channels[(channels.index(channel) + 1) % len(channels)]
+        if one_per_channel:
+            # The other channel's folder is taken: the manifest names the other one.
+            obj["channel"] = other
+        else:
+            folder = other
         obj = sign(obj, key)
     elif kind == "unknown-key":
         obj["rollout_percent"] = "10"
@@ -198,17 +222,34 @@ def break_manifest(kind, channel, obj, key, foreign, rng):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("outdir")
-    ap.add_argument("--count", type=int, default=10000)
+    ap.add_argument("--count", type=int, default=None, help="manifests (default 10000; with --channels: N)")
+    ap.add_argument(
+        "--channels",
+        type=int,
+        default=None,
+        metavar="N",
+        help="N configured channels c00000... with one manifest each in channels/<channel>/manifest.json",
+    )
     ap.add_argument("--bad", type=int, default=0, help="make N manifests invalid in assorted ways")
     args = ap.parse_args()
+    if args.channels is not None:
+        if args.channels < 2:
+            ap.error("need --channels >= 2")
+        if args.count is not None and args.count != args.channels:
+            ap.error("with --channels N there is one manifest per channel: --count must be N or absent")
+        args.count = args.channels
+    elif args.count is None:
+        args.count = 10000
     if args.count < 1 or not 0 <= args.bad <= args.count:
         ap.error("need --count >= 1 and 0 <= --bad <= --count")
+    one_per_channel = args.channels is not None
+    channels = channel_names(args.channels) if one_per_channel else list(CHANNELS)
 
     out = args.outdir
     stamp = os.path.join(out, "gen.json")
     if os.path.isdir(out) and os.listdir(out) and not os.path.exists(stamp):
         sys.exit("gen_manifests: %s exists and was not made by this script; refusing to overwrite it" % out)
-    for sub in ("m", "keys"):
+    for sub in ("m", "channels", "keys"):
         shutil.rmtree(os.path.join(out, sub), ignore_errors=True)
     if os.path.exists(stamp):
         os.remove(stamp)
@@ -224,10 +265,10 @@ def main():
     with open(os.path.join(out, "otactl.toml"), "w") as f:
         f.write(
             "# Benchmark channel repository written by benches/gen_manifests.py.\n"
-            'channels = ["canary", "staging", "stable"]\n'
+            "channels = [%s]\n"
             "\n[signing]\n"
             'public_keys = ["keys/ota_pubkey.pem"]\n'
-            "require = true\n"
+            "require = true\n" % ", ".join('"%s"' % c for c in channels)
         )
 
     rng = random.Random(20260115)
@@ -236,12 +277,15 @@ def main():
     width = max(5, len(str(args.count - 1)))
     bad_files = []
     for i in range(args.count):
-        channel, obj = make_manifest(i, rng)
+        channel, obj = make_manifest(i, rng, channels)
         if i in bad_at:
-            folder, data = break_manifest(bad_at[i], channel, obj, key, foreign, rng)
+            folder, data = break_manifest(bad_at[i], channel, obj, key, foreign, rng, channels, one_per_channel)
         else:
             folder, data = channel, house(sign(obj, key))
-        rel = os.path.join("m", "%0*d" % (width, i), folder, "manifest.json")
+        if one_per_channel:
+            rel = os.path.join("channels", folder, "manifest.json")
+        else:
+            rel = os.path.join("m", "%0*d" % (width, i), folder, "manifest.json")
         os.makedirs(os.path.join(out, os.path.dirname(rel)), exist_ok=True)
         with open(os.path.join(out, rel), "wb") as f:
             f.write(data)
@@ -249,9 +293,23 @@ def main():
             bad_files.append({"path": rel, "kind": bad_at[i]})
 
     with open(stamp, "w") as f:
-        json.dump({"version": GEN_VERSION, "count": args.count, "bad": args.bad, "bad_files": bad_files}, f, indent=2)
+        json.dump(
+            {
+                "version": GEN_VERSION,
+                "count": args.count,
+                "channels": len(channels),
+                "layout": "channels" if one_per_channel else "m",
+                "bad": args.bad,
+                "bad_files": bad_files,
+            },
+            f,
+            indent=2,
+        )
         f.write("\n")
-    print("gen_manifests: %d manifests (%d bad) in %s" % (args.count, args.bad, out), file=sys.stderr)
+    print(
+        "gen_manifests: %d manifests (%d bad), %d channels, in %s" % (args.count, args.bad, len(channels), out),
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":

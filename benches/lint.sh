@@ -8,6 +8,22 @@
 # Goal (issue): otactl ≤ 0.5 s wall for 10,000 manifests on a 2-core machine, and
 # at least 20x faster than the Python verifier.
 #
+#   bash benches/lint.sh channels [COUNT] [--runs N] [--before BIN]...
+#
+# The second case: the same number of files in a repository of COUNT configured
+# channels (c00000, c00001, ...; one manifest each in channels/<channel>/manifest.json,
+# `otactl -C benches/data/lint-channels lint`, which walks every configured channel)
+# beside the 3-channel set above (`otactl -C benches/data/lint-clean lint m`, COUNT
+# files m/NNNNN/<channel>/manifest.json). The contents of manifest i are the same in
+# both but for `channel`. A third command lints the many-channel repository by PATH
+# (`lint channels`), as the 3-channel set is, to tell the cost of the channels apart
+# from that of finding the files. Each --before BIN (an otactl binary built from
+# another commit, e.g. the one before a change) is measured the same way beside
+# target/release/otactl. Each command: one hyperfine run of its own (warmup 2, at
+# least N runs, default 20), with the load average before and after it. Goal
+# (issue): the many-channel case within 1.3x of the 3-channel case. Markdown and
+# JSON in benches/data/lint-channels.{md,json}.
+#
 # Steps: print the machine; build otactl (release, --locked); generate the data sets
 # under benches/data/ (only when missing, of another size, or older than the
 # generator); sanity check that both linters agree (zero errors on the clean set,
@@ -21,13 +37,44 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-COUNT="${1:-10000}"
+usage() {
+    echo "usage: bash benches/lint.sh [COUNT]    or    bash benches/lint.sh channels [COUNT] [--runs N] [--before BIN]..." >&2
+    exit 2
+}
+MODE=python
+if [ "${1:-}" = channels ]; then
+    MODE=channels
+    shift
+fi
+COUNT=10000
+case "${1:-}" in [0-9]*) COUNT="$1"; shift ;; esac
+BEFORE=()
+RUNS=20
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --runs)
+            [ "$MODE" = channels ] && [ $# -ge 2 ] || usage
+            case "$2" in '' | *[!0-9]*) usage ;; esac
+            [ "$2" -ge 10 ] || { echo "lint.sh: --runs must be at least 10" >&2; exit 2; }
+            RUNS="$2"
+            shift 2
+            ;;
+        --before)
+            [ "$MODE" = channels ] && [ $# -ge 2 ] || usage
+            [ -x "$2" ] || { echo "lint.sh: --before \`$2\` is not an executable file (build the other commit with cargo build --release --locked)" >&2; exit 2; }
+            BEFORE+=("$2")
+            shift 2
+            ;;
+        *) usage ;;
+    esac
+done
 BAD=25
-case "$COUNT" in '' | *[!0-9]*) echo "usage: bash benches/lint.sh [COUNT]" >&2; exit 2 ;; esac
+case "$COUNT" in '' | *[!0-9]*) usage ;; esac
 if [ "$COUNT" -lt "$BAD" ]; then echo "lint.sh: COUNT must be at least $BAD" >&2; exit 2; fi
 
 DATA=benches/data/lint-clean
 BADDATA=benches/data/lint-bad
+CHDATA=benches/data/lint-channels
 OTACTL=target/release/otactl
 JOBS=$(nproc)
 MD=benches/data/lint.md
@@ -69,21 +116,135 @@ say "machine"
 say "build"
 cargo build --release --locked >&2
 
+# ------------------------------------------- the many-channel case (MODE=channels)
+# Sanity check, then one hyperfine run per command (so that each figure has the load
+# average of its own run), then the table with the ratios.
+measure_channels() {
+    local md=benches/data/lint-channels.md json=benches/data/lint-channels.json
+    local bin i
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/otactl-bench.XXXXXX")
+    trap 'rm -rf "$tmp"' EXIT
+    # Each binary with its name: the one built here, then each --before.
+    local bins=("$OTACTL") names=("HEAD ($(git rev-parse --short HEAD))")
+    for bin in "${BEFORE[@]}"; do
+        bins+=("$bin")
+        names+=("$(git -C "$(dirname "$bin")" rev-parse --short HEAD 2>/dev/null || echo "$bin")")
+    done
+
+    say "sanity check: every binary finds the $COUNT manifests of both sets valid"
+    local ok=1
+    for i in "${!bins[@]}"; do
+        bin="${bins[$i]}"
+        for item in "3:$DATA:m" "$COUNT:$CHDATA:" "$COUNT:$CHDATA:channels"; do
+            IFS=: read -r n dir path <<<"$item"
+            local rc=0
+            # shellcheck disable=SC2086 # $path is empty or one word
+            "$bin" -C "$dir" lint $path --format json >"$tmp/report.json" 2>"$tmp/err" || rc=$?
+            if ! python3 - "$tmp/report.json" "$COUNT" "$rc" <<'PY'; then
+import json, sys
+report, count, rc = json.load(open(sys.argv[1])), int(sys.argv[2]), int(sys.argv[3])
+paths = [f["path"] for f in report["files"]]
+ok = rc == 0 and report["errors"] == 0 and report["warnings"] == 0 and len(set(paths)) == len(paths) == count
+sys.exit(0 if ok else 1)
+PY
+                echo "  MISMATCH: $bin -C $dir lint${path:+ $path} (exit $rc): $(tail -n1 "$tmp/err")" >&2
+                ok=0
+            else
+                echo "  ${names[$i]}: $n channels, \`lint${path:+ $path}\`: $(tail -n1 "$tmp/err")" >&2
+            fi
+        done
+    done
+    local rc=0
+    python3 benches/py_lint.py "$CHDATA" channels >/dev/null 2>"$tmp/py.err" || rc=$?
+    echo "  py_lint $CHDATA channels (exit $rc): $(tail -n1 "$tmp/py.err")" >&2
+    [ "$rc" = 0 ] || ok=0
+    if [ "$ok" != 1 ]; then
+        echo "lint.sh: the sanity check failed (see MISMATCH above); not measuring" >&2
+        exit 1
+    fi
+
+    say "measure: $COUNT files, 3 channels and $COUNT channels, warmup 2, at least $RUNS runs each"
+    : >"$tmp/runs.tsv"
+    local n=0 item label args load0 load1
+    # One binary after the other, its three commands one after the other: a ratio
+    # compares figures taken minutes apart at most.
+    for i in "${!bins[@]}"; do
+        for item in "3 channels, lint m|-C $DATA lint m" \
+            "$COUNT channels, lint|-C $CHDATA lint" \
+            "$COUNT channels, lint channels|-C $CHDATA lint channels"; do
+            label="${item%%|*}"
+            args="${item#*|}"
+            n=$((n + 1))
+            load0=$(cut -d' ' -f1 /proc/loadavg)
+            hyperfine --shell=none --warmup 2 --min-runs "$RUNS" --style basic \
+                --export-json "$tmp/run$n.json" \
+                --command-name "${names[$i]}: $label" "${bins[$i]} $args" >&2
+            load1=$(cut -d' ' -f1 /proc/loadavg)
+            printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$tmp/run$n.json" "${names[$i]}" "$label" "${bins[$i]} $args" "$load0" "$load1" >>"$tmp/runs.tsv"
+        done
+    done
+
+    say "result"
+    python3 - "$tmp/runs.tsv" "$json" "$COUNT" <<'PY' | tee "$md"
+import json, sys
+rows, out, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+results = []
+for line in open(rows):
+    path, name, label, command, load0, load1 = line.rstrip("\n").split("\t")
+    r = json.load(open(path))["results"][0]
+    results.append({"binary": name, "case": label, "command": "otactl " + command.split(" ", 1)[1],
+                    "mean": r["mean"], "stddev": r["stddev"], "min": r["min"], "runs": len(r["times"]),
+                    "load_before": float(load0), "load_after": float(load1)})
+json.dump(results, open(out, "w"), indent=2)
+base = {r["binary"]: r for r in results if r["case"].startswith("3 channels")}
+print("| binary | case | command | mean ± σ | min | runs | load (1 min) before → after | ratio of means (of minima) to 3 channels |")
+print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |")
+for r in results:
+    b = base[r["binary"]]
+    print("| %s | %s | `%s` | %.1f ms ± %.1f | %.1f ms | %d | %.2f → %.2f | %.2f× (%.2f×) |"
+          % (r["binary"], r["case"], r["command"], r["mean"] * 1e3, r["stddev"] * 1e3, r["min"] * 1e3,
+             r["runs"], r["load_before"], r["load_after"], r["mean"] / b["mean"], r["min"] / b["min"]))
+print()
+for r in results:
+    if r["case"] == "%d channels, lint" % count:
+        b = base[r["binary"]]
+        ratio, low = r["mean"] / b["mean"], r["min"] / b["min"]
+        print("%s: %d channels / 3 channels for %d files = %.2f× by the means, %.2f× by the minima (goal ≤ 1.3×: %s)"
+              % (r["binary"], count, count, ratio, low,
+                 "met" if max(ratio, low) <= 1.3 else "NOT met" if min(ratio, low) > 1.3 else "met by one measure only"))
+PY
+    {
+        echo
+        echo '```'
+        cat benches/data/machine.txt
+        echo '```'
+    } >>"$md"
+    echo "markdown: $md; json: $json" >&2
+}
+
 # ------------------------------------------------------------------ data
-generate() { # DIR BAD
-    local dir="$1" bad="$2" stamp="$1/gen.json"
+generate() { # DIR BAD [CHANNELS]: CHANNELS set, one manifest per channel in channels/
+    local dir="$1" bad="$2" channels="${3:-}" stamp="$1/gen.json"
     if [ -f "$stamp" ] && [ "$stamp" -nt benches/gen_manifests.py ] &&
-        python3 -c 'import json,sys; g=json.load(open(sys.argv[1])); sys.exit(0 if (g["count"], g["bad"]) == (int(sys.argv[2]), int(sys.argv[3])) else 1)' \
-            "$stamp" "$COUNT" "$bad"; then
-        echo "$dir: $COUNT manifests ($bad bad), up to date" >&2
+        python3 -c 'import json,sys; g=json.load(open(sys.argv[1])); sys.exit(0 if (g["count"], g["bad"], g.get("layout")) == (int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]) else 1)' \
+            "$stamp" "$COUNT" "$bad" "${channels:+channels}${channels:-m}"; then
+        echo "$dir: $COUNT manifests ($bad bad${channels:+, $channels channels}), up to date" >&2
+    elif [ -n "$channels" ]; then
+        python3 benches/gen_manifests.py "$dir" --channels "$channels" --bad "$bad"
     else
         python3 benches/gen_manifests.py "$dir" --count "$COUNT" --bad "$bad"
     fi
 }
 say "data"
 generate "$DATA" 0
-generate "$BADDATA" "$BAD"
 echo "data set: $(du -sh "$DATA" | cut -f1) on disk, $(find "$DATA/m" -name manifest.json | wc -l) manifest.json files" >&2
+if [ "$MODE" = channels ]; then
+    generate "$CHDATA" 0 "$COUNT"
+    echo "data set: $(du -sh "$CHDATA" | cut -f1) on disk, $(find "$CHDATA/channels" -name manifest.json | wc -l) manifest.json files, $(find "$CHDATA/channels" -mindepth 1 -maxdepth 1 -type d | wc -l) channel folders" >&2
+    measure_channels
+    exit 0
+fi
+generate "$BADDATA" "$BAD"
 
 # ------------------------------------------------------------ sanity check
 say "sanity check: both linters agree"
