@@ -209,6 +209,8 @@ impl Settings {
                 "`channels` is empty; name at least one channel".into(),
             ));
         }
+        // Looked up, not compared one by one: a repository may list thousands.
+        let mut seen = std::collections::HashSet::with_capacity(channels.len());
         for (i, channel) in channels.iter().enumerate() {
             if !is_simple_name(channel) {
                 // The value itself is not shown: it may be anything, a token too.
@@ -221,7 +223,7 @@ impl Settings {
                         || c == '_'),
                 )));
             }
-            if channels[..i].contains(channel) {
+            if !seen.insert(channel.as_str()) {
                 return Err(config_err(format!(
                     "`channels`: `{channel}` is listed twice"
                 )));
