@@ -53,6 +53,17 @@ impl Repo {
         })
     }
 
+    /// A repository rooted at `root` with default settings, strict keys and a fixed
+    /// clock (2026-01-16 00:00 UTC), for unit tests.
+    #[cfg(test)]
+    pub(crate) fn for_tests(root: &Path) -> Repo {
+        Repo {
+            settings: Settings::load(root, None).unwrap_or_else(|e| panic!("{e}")),
+            strict_keys: true,
+            now: time::macros::datetime!(2026-01-16 00:00 UTC),
+        }
+    }
+
     /// The rules a manifest at `path` is read with: the repository's channels, the
     /// channel folder holding it (when it is one), strict keys, `ascii_only`.
     pub fn rules<'a>(&'a self, path: &'a Path) -> Rules<'a> {
@@ -223,17 +234,9 @@ pub fn too_large(size: u64, limit: u64) -> Finding {
 mod tests {
     use super::*;
 
-    fn repo(root: &Path) -> Repo {
-        Repo {
-            settings: Settings::load(root, None).unwrap(),
-            strict_keys: true,
-            now: time::macros::datetime!(2026-01-16 00:00 UTC),
-        }
-    }
-
     #[test]
     fn rules_know_the_channel_folder() {
-        let r = repo(Path::new("/repo"));
+        let r = Repo::for_tests(Path::new("/repo"));
         let path = Path::new("/repo/channels/stable/manifest.json");
         assert_eq!(r.rules(path).folder, Some("stable"));
         let path = Path::new("/repo/channels/beta/manifest.json");
@@ -244,7 +247,7 @@ mod tests {
 
     #[test]
     fn unknown_channels_are_refused_naming_the_flag() {
-        let r = repo(Path::new("/repo"));
+        let r = Repo::for_tests(Path::new("/repo"));
         assert!(r.require_channel("canary", "--channel").is_ok());
         let e = r.require_channel("beta", "--channel").unwrap_err();
         assert!(matches!(
@@ -263,7 +266,7 @@ mod tests {
 
     #[test]
     fn trusted_keys_come_from_flags_first() {
-        let r = repo(Path::new("/repo"));
+        let r = Repo::for_tests(Path::new("/repo"));
         assert!(r.trusted_key_paths(&[]).is_empty());
         let flag = PathBuf::from("k.pem");
         assert_eq!(r.trusted_key_paths(std::slice::from_ref(&flag)), [flag]);
@@ -274,7 +277,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("manifest.json");
         fsx::write_atomic(&path, &vec![b' '; 70_000], None, fsx::Existing::Replace).unwrap();
-        let r = repo(dir.path());
+        let r = Repo::for_tests(dir.path());
         let parsed = read_for_check(&path, &r.rules(&path)).unwrap();
         assert!(parsed.findings[0].message.contains("larger than the limit"));
         assert!(read_for_check(&dir.path().join("none.json"), &r.rules(&path)).is_err());

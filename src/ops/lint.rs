@@ -363,15 +363,6 @@ fn check_units(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Settings;
-
-    fn repo(root: &Path) -> Repo {
-        Repo {
-            settings: Settings::load(root, None).unwrap(),
-            strict_keys: true,
-            now: time::macros::datetime!(2026-01-16 00:00 UTC),
-        }
-    }
 
     #[test]
     fn a_manifest_outside_the_channel_folders_is_an_error() {
@@ -384,7 +375,7 @@ mod tests {
             fsx::Existing::Replace,
         )
         .unwrap();
-        let report = lint(&repo(dir.path()), &Request::default()).unwrap();
+        let report = lint(&Repo::for_tests(dir.path()), &Request::default()).unwrap();
         assert_eq!(report.manifests, 1);
         assert!(!report.ok);
         assert!(
@@ -412,7 +403,7 @@ mod tests {
             paths: vec![dir.path().join("m")],
             base: None,
         };
-        let report = lint(&repo(dir.path()), &request).unwrap();
+        let report = lint(&Repo::for_tests(dir.path()), &request).unwrap();
         assert_eq!(report.manifests, 40);
         assert_eq!(report.errors, 40);
         let mut sorted = report

@@ -437,20 +437,11 @@ pub fn check(repo: &Repo, file: &Path, pubkeys: &[PathBuf], require: bool) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Settings;
 
     const ID: &str = "20260115-1614-9121078";
     const SHA: &str = "3f0c2b4a9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a";
     /// RFC 8032 test 1's secret key, as PKCS#8 PEM.
     const KEY: &str = include_str!("../../tests/fixtures/vectors/rfc8032-test1.private.pem");
-
-    fn repo(root: &Path) -> Repo {
-        Repo {
-            settings: Settings::load(root, None).unwrap(),
-            strict_keys: true,
-            now: time::macros::datetime!(2026-01-16 00:00 UTC),
-        }
-    }
 
     fn request(build_id: &str, notes: &str) -> NewRequest {
         NewRequest {
@@ -468,7 +459,7 @@ mod tests {
     #[test]
     fn new_writes_then_leaves_the_same_build_alone() {
         let dir = tempfile::tempdir().unwrap();
-        let repo = repo(dir.path());
+        let repo = Repo::for_tests(dir.path());
         let written = new(&repo, &request(ID, "n")).unwrap();
         assert!(!written.unchanged);
         assert!(written.path.ends_with("channels/stable/manifest.json"));
@@ -481,7 +472,7 @@ mod tests {
     #[test]
     fn sign_then_new_with_other_notes_needs_force() {
         let dir = tempfile::tempdir().unwrap();
-        let repo = repo(dir.path());
+        let repo = Repo::for_tests(dir.path());
         let written = new(&repo, &request(ID, "n")).unwrap();
         let key = PrivateKey::from_bytes(KEY.as_bytes()).unwrap();
         let signed = sign(&repo, &written.path, None, &key).unwrap();
@@ -500,7 +491,7 @@ mod tests {
     #[test]
     fn check_reports_the_signer() {
         let dir = tempfile::tempdir().unwrap();
-        let repo = repo(dir.path());
+        let repo = Repo::for_tests(dir.path());
         let written = new(&repo, &request(ID, "n")).unwrap();
         let key = PrivateKey::from_bytes(KEY.as_bytes()).unwrap();
         let public = dir.path().join("pub.pem");

@@ -260,17 +260,8 @@ fn promotion(repo: &Repo, m: &Manifest) -> Promotion {
 mod tests {
     use super::*;
     use crate::checklist::Status;
-    use crate::config::Settings;
     use crate::ops::manifest::{NewRequest, new};
     use crate::progress::Silent;
-
-    fn repo(root: &Path) -> Repo {
-        Repo {
-            settings: Settings::load(root, None).unwrap(),
-            strict_keys: true,
-            now: time::macros::datetime!(2026-01-16 00:00 UTC),
-        }
-    }
 
     fn request(manifest: PathBuf, offline: bool) -> Request {
         Request {
@@ -312,7 +303,7 @@ mod tests {
     #[test]
     fn a_local_release_passes_and_offline_skips_the_download() {
         let dir = tempfile::tempdir().unwrap();
-        let repo = repo(dir.path());
+        let repo = Repo::for_tests(dir.path());
         let manifest = release(dir.path(), &repo, b"firmware");
         let mut online = request(manifest.clone(), false);
         online.in_ci = false;
@@ -327,7 +318,7 @@ mod tests {
     #[test]
     fn in_ci_a_file_url_needs_a_release_folder() {
         let dir = tempfile::tempdir().unwrap();
-        let repo = repo(dir.path());
+        let repo = Repo::for_tests(dir.path());
         let manifest = release(dir.path(), &repo, b"firmware");
         let report = verify(&repo, &request(manifest, false), &Silent).unwrap();
         assert_eq!(report.items[2].status, Status::Fail, "{report:#?}");
@@ -337,7 +328,7 @@ mod tests {
     #[test]
     fn a_channel_must_exist_and_have_a_manifest() {
         let dir = tempfile::tempdir().unwrap();
-        let repo = repo(dir.path());
+        let repo = Repo::for_tests(dir.path());
         assert!(channel_manifest(&repo, "beta").is_err());
         assert!(channel_manifest(&repo, "canary").is_err());
         release(dir.path(), &repo, b"firmware");
