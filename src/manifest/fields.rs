@@ -43,19 +43,7 @@ pub(crate) fn describe_forbidden(s: &str) -> Option<(String, &'static str)> {
 
 /// `s` with every forbidden character written as `\u{202e}`.
 pub fn escape_forbidden(s: &str) -> std::borrow::Cow<'_, str> {
-    use std::fmt::Write as _;
-    if !s.chars().any(is_forbidden_char) {
-        return std::borrow::Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if is_forbidden_char(c) {
-            let _ = write!(out, "\\u{{{:04x}}}", c as u32);
-        } else {
-            out.push(c);
-        }
-    }
-    std::borrow::Cow::Owned(out)
+    crate::text::escape_where(s, is_forbidden_char)
 }
 
 /// Whether `s` is 64 lowercase hex digits.

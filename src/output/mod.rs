@@ -9,7 +9,6 @@
 pub mod github;
 pub mod progress;
 
-use std::fmt::Write as _;
 use std::io::{IsTerminal, Write as _};
 
 use crate::error::Error;
@@ -238,19 +237,12 @@ fn paint(on: bool, color: &str, text: &str) -> String {
 /// line break is kept), and shows the values marked by [`text::code`] in backticks.
 pub fn sanitize(text: &str) -> std::borrow::Cow<'_, str> {
     let bad = |c: char| c != '\n' && text::is_hidden(c);
-    let text = text::plain(text);
-    if !text.chars().any(bad) {
-        return text;
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if bad(c) {
-            let _ = write!(out, "\\u{{{:04x}}}", c as u32);
-        } else {
-            out.push(c);
+    match text::plain(text) {
+        std::borrow::Cow::Borrowed(plain) => text::escape_where(plain, bad),
+        std::borrow::Cow::Owned(plain) => {
+            std::borrow::Cow::Owned(text::escape_where(&plain, bad).into_owned())
         }
     }
-    std::borrow::Cow::Owned(out)
 }
 
 #[cfg(test)]
