@@ -7,6 +7,7 @@ use clap::Subcommand;
 use super::{Ctx, display};
 use crate::build_id::BuildId;
 use crate::error::{Error, ExitCode, Result};
+use crate::output::Format;
 use crate::remote::dir;
 
 #[derive(Debug, Subcommand)]
@@ -32,14 +33,8 @@ pub(crate) struct DirArgs {
     #[arg(long, value_name = "ID")]
     build_id: Option<String>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = PublishFormat::Text)]
-    format: PublishFormat,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum PublishFormat {
-    Text,
-    Json,
+    #[arg(long, default_value = "text", value_parser = Format::parser(Format::DATA))]
+    format: Format,
 }
 
 impl PublishCommand {
@@ -106,10 +101,8 @@ impl DirArgs {
             ));
         }
         match self.format {
-            PublishFormat::Json => ctx
-                .printer
-                .data(&serde_json::to_string_pretty(&published).unwrap_or_default()),
-            PublishFormat::Text => ctx.printer.data(&published.url),
+            Format::Json => ctx.printer.json(&published)?,
+            _ => ctx.printer.data(&published.url),
         }
         Ok(ExitCode::Success)
     }
