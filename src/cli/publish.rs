@@ -5,10 +5,9 @@ use std::path::PathBuf;
 use clap::Subcommand;
 
 use super::{Ctx, display};
-use crate::build_id::BuildId;
-use crate::error::{Error, ExitCode, Result};
+use crate::error::{ExitCode, Result};
+use crate::ops::publish::{self, DirRequest};
 use crate::output::Format;
-use crate::remote::dir;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum PublishCommand {
@@ -48,46 +47,15 @@ impl PublishCommand {
 impl DirArgs {
     fn run(self, ctx: &Ctx) -> Result<ExitCode> {
         let repo = ctx.repo()?;
-        let settings = &repo.settings;
-        let root = self
-            .path
-            .clone()
-            .or(settings.dir_path.clone())
-            .ok_or_else(|| Error::InvalidArg {
-                flag: "--path",
-                message: "no release folder: pass `--path DIR` or set `[dir] path` in otactl.toml"
-                    .into(),
-            })?;
-        let build_id = match &self.build_id {
-            Some(id) => id.parse::<BuildId>().map_err(|e| Error::InvalidArg {
-                flag: "--build-id",
-                message: e.to_string(),
-            })?,
-            None => self
-                .file
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(dir::build_id_from_file_name)
-                .ok_or_else(|| Error::InvalidArg {
-                    flag: "--build-id",
-                    message: format!(
-                        "`{}` is not named `NAME-src-<build_id>.tar.gz`; pass the build id",
-                        display(&self.file)
-                    ),
-                })?,
-        };
-        let base_url = self.base_url.clone().or(settings.dir_base_url.clone());
-        // A bad value is named by where it came from: the flag, or otactl.toml.
-        let origin = |given: bool, flag, key| match &settings.config_path {
-            Some(file) if !given => dir::Origin::Config { file, key, flag },
-            _ => dir::Origin::Flag(flag),
-        };
-        let origins = dir::Origins {
-            path: origin(self.path.is_some(), "--path", "[dir] path"),
-            base_url: origin(self.base_url.is_some(), "--base-url", "[dir] base_url"),
-        };
-        let published = dir::publish(&self.file, &build_id, &root, base_url.as_deref(), origins)
-            .map_err(|e| e.for_flag("FILE"))?;
+        let published = publish::dir(
+            &repo,
+            &DirRequest {
+                file: self.file,
+                path: self.path,
+                base_url: self.base_url,
+                build_id: self.build_id,
+            },
+        )?;
         if published.already_present {
             ctx.printer.status(&format!(
                 "`{}` is already published with the same content",
