@@ -16,6 +16,7 @@ use crate::support::manifest::{
     assert_house_layout, assert_signed_by, new_cmd, read_json, run, sign_cmd, signed_stable,
     transcript_keys, verify_cmd,
 };
+use crate::support::output::assert_contains;
 use crate::support::{TestContext, stderr};
 
 #[test]
@@ -279,10 +280,11 @@ fn new_warns_when_the_url_names_another_release() {
     let out = run(&mut new_at(&ctx, "canary", url, &["--from-file", "fw.bin"]));
     // Written all the same: the release may be published under that folder later.
     assert_exit(&out, 0);
-    assert!(
-        stderr(&out).contains(&format!("warning: `--url`: `artifact.url` points into the folder `x`, but `build_id` is `{ID}`; `otactl verify` will fail item 2")),
-        "{}",
-        stderr(&out)
+    assert_contains(
+        &stderr(&out),
+        &format!(
+            "warning: `--url`: `artifact.url` points into the folder `x`, but `build_id` is `{ID}`; `otactl verify` will fail item 2"
+        ),
     );
     assert_eq!(
         read_json(&ctx, "channels/canary/manifest.json")["artifact"]["url"],

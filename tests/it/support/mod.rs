@@ -11,6 +11,7 @@ pub mod hostile_http;
 pub mod http;
 pub mod keys;
 pub mod manifest;
+pub mod output;
 pub mod proc;
 pub mod raw_tar;
 pub mod release;
