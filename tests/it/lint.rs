@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::otactl_snapshot;
 use crate::support::assert::{assert_exit, assert_no_secret, assert_text_has_no_secret};
 use crate::support::fixture::MIN;
+use crate::support::lint::lint_json;
 use crate::support::output::assert_contains;
 use crate::support::{LintJson, TestContext, manifest_json, stderr, stdout};
 
@@ -81,16 +82,7 @@ impl Repo {
     }
 
     fn lint_json(&self, args: &[&str]) -> (LintJson, Output) {
-        let out = self
-            .ctx
-            .otactl()
-            .args(["lint", "--format", "json"])
-            .args(args)
-            .output()
-            .unwrap();
-        let report = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{e}\n{}{}", stdout(&out), stderr(&out)));
-        (report, out)
+        lint_json(&self.ctx, args)
     }
 
     /// The transcript with the (random) key id as `[KEYID]`.

@@ -10,6 +10,7 @@ use std::process::Output;
 use serde_json::{Map, Value};
 
 use crate::otactl_snapshot;
+use crate::support;
 use crate::support::assert::assert_exit;
 use crate::support::manifest::{run as run_cmd, sign_with, verify_cmd};
 use crate::support::output::assert_contains;
@@ -59,14 +60,7 @@ fn run(ctx: &TestContext, args: &[&str]) -> Output {
 }
 
 fn lint_json(ctx: &TestContext, extra: &[&str]) -> (Output, LintJson) {
-    let out = ctx
-        .otactl()
-        .args(["lint", "--format", "json"])
-        .args(extra)
-        .output()
-        .unwrap();
-    let report = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&out), stderr(&out)));
+    let (report, out) = support::lint::lint_json(ctx, extra);
     (out, report)
 }
 

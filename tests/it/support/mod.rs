@@ -10,6 +10,7 @@ pub mod git;
 pub mod hostile_http;
 pub mod http;
 pub mod keys;
+pub mod lint;
 pub mod manifest;
 pub mod output;
 pub mod proc;
