@@ -6,6 +6,7 @@
 use std::process::Output;
 
 use crate::support::assert::assert_exit;
+use crate::support::output::assert_contains;
 use crate::support::raw_tar::{RawTar, pax_record};
 use crate::support::release::{Channel, item};
 use crate::support::{require_tool, stderr, stdout};
@@ -169,7 +170,7 @@ fn a_git_archive_with_paths_over_100_bytes_passes_item_5() {
     let listing = c
         .ctx
         .run_tool("tar", &["-tzf", c.tarball.to_str().unwrap()]);
-    assert!(stdout(&listing).contains(&long), "{}", stdout(&listing));
+    assert_contains(&stdout(&listing), &long);
     let bytes = std::fs::read(&c.tarball).unwrap();
     let (out, rss) = verify_measured(&c, &format!("app-src-{}.tar.gz", c.id), &bytes, &[]);
     assert_exit(&out, 0);
@@ -217,7 +218,7 @@ fn a_hard_link_through_a_later_symlink_chain_fails_item_5() {
         .args(["verify", "--channel", "canary", "--format", "json"])
         .output()
         .unwrap();
-    assert!(stdout(&json).contains("symlink `app-"), "{}", stdout(&json));
+    assert_contains(&stdout(&json), "symlink `app-");
 }
 
 /// 1.1 GiB of zeros in a 1 MiB download: the default limit (64 × the download, at
@@ -365,12 +366,9 @@ fn tar_warns_when_the_commit_holds_a_symlink_chain_that_leaves() {
         .output()
         .unwrap();
     assert_exit(&out, 0);
-    assert!(
-        stderr(&out).contains(
-            "warning: symlink `c` -> `a/b/..` leaves the tree once extracted: `otactl verify` fails this tarball (item 5)"
-        ),
-        "{}",
-        stderr(&out)
+    assert_contains(
+        &stderr(&out),
+        "warning: symlink `c` -> `a/b/..` leaves the tree once extracted: `otactl verify` fails this tarball (item 5)",
     );
     assert!(!stderr(&out).contains("`a/b`"), "{}", stderr(&out));
 }

@@ -10,6 +10,8 @@ use serde_json::Value;
 use crate::otactl_snapshot;
 use crate::support::assert::{assert_exit, assert_no_secret, assert_text_has_no_secret};
 use crate::support::fixture::MIN;
+use crate::support::lint::lint_json;
+use crate::support::output::assert_contains;
 use crate::support::{LintJson, TestContext, manifest_json, stderr, stdout};
 
 const CANARY: &str = "20260115-1614-9121078";
@@ -80,16 +82,7 @@ impl Repo {
     }
 
     fn lint_json(&self, args: &[&str]) -> (LintJson, Output) {
-        let out = self
-            .ctx
-            .otactl()
-            .args(["lint", "--format", "json"])
-            .args(args)
-            .output()
-            .unwrap();
-        let report = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{e}\n{}{}", stdout(&out), stderr(&out)));
-        (report, out)
+        lint_json(&self.ctx, args)
     }
 
     /// The transcript with the (random) key id as `[KEYID]`.
@@ -628,12 +621,9 @@ fn a_private_key_configured_as_trusted_is_reported_and_never_printed() {
         .output()
         .unwrap();
     assert_exit(&out, 1);
-    assert!(
-        stdout(&out).contains(
-            "::error file=keys/private.pem,title=otactl lint::trusted key file is a private key"
-        ),
-        "{}",
-        stdout(&out)
+    assert_contains(
+        &stdout(&out),
+        "::error file=keys/private.pem,title=otactl lint::trusted key file is a private key",
     );
     repo.assert_no_secret(&out);
     // Nor to the step summary.
@@ -732,11 +722,7 @@ fn a_path_that_does_not_exist_is_a_usage_error() {
     let repo = signed_repo();
     let out = repo.lint(&["channels/stabel/manifest.json"]);
     assert_exit(&out, 2);
-    assert!(
-        stderr(&out).contains("channels/stabel/manifest.json"),
-        "{}",
-        stderr(&out)
-    );
+    assert_contains(&stderr(&out), "channels/stabel/manifest.json");
 }
 
 #[test]
@@ -878,11 +864,7 @@ fn channels_dir_puts_the_channel_folders_elsewhere() {
         .output()
         .unwrap();
     assert_exit(&out, 0);
-    assert!(
-        stderr(&out).contains("checked 1 manifest"),
-        "{}",
-        stderr(&out)
-    );
+    assert_contains(&stderr(&out), "checked 1 manifest");
 }
 
 #[test]
@@ -914,12 +896,9 @@ fn config_flag_uses_another_configuration() {
         .output()
         .unwrap();
     assert_exit(&out, 1);
-    assert!(
-        stdout(&out).contains(
-            "error: channels/stable/manifest.json: the manifest is not signed, and signatures are required"
-        ),
-        "{}",
-        stdout(&out)
+    assert_contains(
+        &stdout(&out),
+        "error: channels/stable/manifest.json: the manifest is not signed, and signatures are required",
     );
 
     let mut cmd = repo.ctx.otactl();

@@ -16,6 +16,7 @@ use crate::support::manifest::{
     assert_house_layout, assert_signed_by, new_cmd, read_json, run, sign_cmd, signed_stable,
     transcript_keys, verify_cmd,
 };
+use crate::support::output::assert_contains;
 use crate::support::{TestContext, stderr};
 
 #[test]
@@ -235,7 +236,6 @@ fn new_from_file_computes_the_sha256_of_a_firmware_image() {
     let ctx = TestContext::new();
     let image: Vec<u8> = (0u32..100_000).map(|i| (i * 7 % 251) as u8).collect();
     ctx.write("fw.bin", &image);
-    let digest = hex(&Sha256::digest(&image));
     let mut cmd = ctx.otactl();
     cmd.args([
         "-v",
@@ -252,9 +252,7 @@ fn new_from_file_computes_the_sha256_of_a_firmware_image() {
     ]);
     let out = otactl_snapshot!(ctx, cmd, "new_from_file_firmware");
     assert_exit(&out, 0);
-    let value = read_json(&ctx, "channels/canary/manifest.json");
-    assert_eq!(value["artifact"]["sha256"], digest.as_str());
-    assert_eq!(value["artifact"]["kind"], "firmware");
+    assert_artifact(&ctx, "canary", &image, "firmware");
 }
 
 #[test]
@@ -264,7 +262,6 @@ fn new_from_file_takes_a_gzip_tarball_for_a_source_tarball() {
     ctx.run_tool("tar", &["czf", "evse-src.tar.gz", "src"]);
     let bytes = std::fs::read(ctx.path("evse-src.tar.gz")).unwrap();
     assert_eq!(bytes[..2], [0x1f, 0x8b], "tar czf writes gzip");
-    let digest = hex(&Sha256::digest(&bytes));
     let out = run(&mut new_at(
         &ctx,
         "staging",
@@ -272,9 +269,7 @@ fn new_from_file_takes_a_gzip_tarball_for_a_source_tarball() {
         &["--from-file", "evse-src.tar.gz"],
     ));
     assert_exit(&out, 0);
-    let value = read_json(&ctx, "channels/staging/manifest.json");
-    assert_eq!(value["artifact"]["sha256"], digest.as_str());
-    assert_eq!(value["artifact"]["kind"], "source-tar");
+    assert_artifact(&ctx, "staging", &bytes, "source-tar");
 }
 
 #[test]
@@ -285,10 +280,11 @@ fn new_warns_when_the_url_names_another_release() {
     let out = run(&mut new_at(&ctx, "canary", url, &["--from-file", "fw.bin"]));
     // Written all the same: the release may be published under that folder later.
     assert_exit(&out, 0);
-    assert!(
-        stderr(&out).contains(&format!("warning: `--url`: `artifact.url` points into the folder `x`, but `build_id` is `{ID}`; `otactl verify` will fail item 2")),
-        "{}",
-        stderr(&out)
+    assert_contains(
+        &stderr(&out),
+        &format!(
+            "warning: `--url`: `artifact.url` points into the folder `x`, but `build_id` is `{ID}`; `otactl verify` will fail item 2"
+        ),
     );
     assert_eq!(
         read_json(&ctx, "channels/canary/manifest.json")["artifact"]["url"],
@@ -310,6 +306,16 @@ fn new_refuses_a_sha256_that_contradicts_from_file() {
     let out = otactl_snapshot!(ctx, cmd, "new_from_file_contradicting_sha256");
     assert_exit(&out, 2);
     assert!(!ctx.path("channels").exists());
+}
+
+/// The manifest of `channel` gives the SHA-256 of `bytes` and `kind` for its artifact.
+fn assert_artifact(ctx: &TestContext, channel: &str, bytes: &[u8], kind: &str) {
+    let value = read_json(ctx, &format!("channels/{channel}/manifest.json"));
+    assert_eq!(
+        value["artifact"]["sha256"],
+        hex(&Sha256::digest(bytes)).as_str()
+    );
+    assert_eq!(value["artifact"]["kind"], kind);
 }
 
 /// `manifest new --channel CHANNEL --build-id ID --url URL` and `rest`.

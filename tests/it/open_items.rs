@@ -6,7 +6,8 @@
 
 use std::process::Output;
 
-use crate::support::{FindingJson, TestContext, fixtures, manifest_json, stderr, stdout};
+use crate::support::lint::lint_json;
+use crate::support::{LintJson, TestContext, fixtures, manifest_json, stderr, stdout};
 
 const ID: &str = "20260115-1614-9121078";
 const SHA: &str = "3f0c2b4a9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a";
@@ -17,40 +18,6 @@ fn run(ctx: &TestContext, args: &[&str]) -> Output {
 
 fn url(id: &str) -> String {
     format!("https://github.com/o/r/releases/download/{id}/evse-src-{id}.tar.gz")
-}
-
-/// `lint --format json` as printed.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LintJson {
-    ok: bool,
-    errors: usize,
-    warnings: usize,
-    files: Vec<FileJson>,
-}
-
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct FileJson {
-    path: String,
-    channel: Option<String>,
-    build_id: Option<String>,
-    signed_by: Option<String>,
-    findings: Vec<FindingJson>,
-}
-
-fn lint_json(ctx: &TestContext, args: &[&str]) -> (LintJson, Output) {
-    let out = ctx
-        .otactl()
-        .arg("lint")
-        .args(args)
-        .args(["--format", "json"])
-        .output()
-        .unwrap();
-    let report = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&out), stderr(&out)));
-    (report, out)
 }
 
 // 1. A private key listed in `[signing] public_keys`.

@@ -42,6 +42,17 @@ fn publish(ctx: &TestContext, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `publish dir FILE --path ../releases --build-id BUILD_ID`, which must succeed: its
+/// stdout.
+fn publish_as(ctx: &TestContext, file: &str, build_id: &str) -> String {
+    let out = publish(
+        ctx,
+        &[file, "--path", "../releases", "--build-id", build_id],
+    );
+    assert_exit(&out, 0);
+    stdout(&out)
+}
+
 /// `publish dir` of the test file into `../releases`.
 fn publish_to_releases(ctx: &TestContext) -> Output {
     publish(ctx, &[&file_arg(), "--path", "../releases"])
@@ -187,39 +198,22 @@ fn base_url_gives_an_https_url_with_the_file_name_percent_encoded() {
         b"firmware\n"
     );
     // Without a base URL the file:// URL is percent-encoded too.
-    let out = publish(
-        &ctx,
-        &["fw image.bin", "--path", "../releases", "--build-id", ID],
-    );
-    assert_exit(&out, 0);
-    assert!(
-        stdout(&out).ends_with(&format!("/{ID}/fw%20image.bin\n")),
-        "{}",
-        stdout(&out)
-    );
+    let url = publish_as(&ctx, "fw image.bin", ID);
+    assert!(url.ends_with(&format!("/{ID}/fw%20image.bin\n")), "{url}");
 }
 
 #[test]
 fn the_build_id_flag_names_the_folder_for_any_file() {
     let ctx = setup();
     ctx.write("firmware.bin", b"firmware\n");
-    let out = publish(
-        &ctx,
-        &["firmware.bin", "--path", "../releases", "--build-id", ID],
-    );
-    assert_exit(&out, 0);
+    let url = publish_as(&ctx, "firmware.bin", ID);
     assert!(
-        stdout(&out).ends_with(&format!("/releases/{ID}/firmware.bin\n")),
-        "{}",
-        stdout(&out)
+        url.ends_with(&format!("/releases/{ID}/firmware.bin\n")),
+        "{url}"
     );
     // The flag comes first, before the build id in the file name.
     let other = "20260201-0800-abcdef0";
-    let out = publish(
-        &ctx,
-        &[&file_arg(), "--path", "../releases", "--build-id", other],
-    );
-    assert_exit(&out, 0);
+    publish_as(&ctx, &file_arg(), other);
     assert_eq!(
         std::fs::read(releases(&ctx).join(other).join(NAME)).unwrap(),
         BYTES

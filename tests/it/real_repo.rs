@@ -10,8 +10,10 @@ use std::process::Output;
 use serde_json::{Map, Value};
 
 use crate::otactl_snapshot;
+use crate::support;
 use crate::support::assert::assert_exit;
 use crate::support::manifest::{run as run_cmd, sign_with, verify_cmd};
+use crate::support::output::assert_contains;
 use crate::support::{FileJson, FindingJson, LintJson, TestContext, fixtures, stderr, stdout};
 
 /// The commits named in the tests, by the short ids of the real history.
@@ -58,14 +60,7 @@ fn run(ctx: &TestContext, args: &[&str]) -> Output {
 }
 
 fn lint_json(ctx: &TestContext, extra: &[&str]) -> (Output, LintJson) {
-    let out = ctx
-        .otactl()
-        .args(["lint", "--format", "json"])
-        .args(extra)
-        .output()
-        .unwrap();
-    let report = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&out), stderr(&out)));
+    let (report, out) = support::lint::lint_json(ctx, extra);
     (out, report)
 }
 
@@ -165,11 +160,7 @@ fn lint_snapshot_at(commit: &str, args: &[&str], name: &str) -> (TestContext, Ou
 fn lint_at_head_reads_three_manifests_and_says_signatures_were_not_checked() {
     let (ctx, out) = lint_snapshot_at(HEAD, &[], "real_repo_head");
     assert_exit(&out, 0);
-    assert!(
-        stderr(&out).contains("checked 3 manifests: 0 errors"),
-        "{}",
-        stderr(&out)
-    );
+    assert_contains(&stderr(&out), "checked 3 manifests: 0 errors");
     let (out, report) = lint_json(&ctx, &[]);
     assert_exit(&out, 0);
     assert!(report.ok);
@@ -274,11 +265,7 @@ fn a_configured_channel_without_a_manifest_is_not_released_yet() {
         "{beta:?}"
     );
     let out = run(&ctx, &["lint"]);
-    assert!(
-        stderr(&out).contains("checked 3 manifests"),
-        "{}",
-        stderr(&out)
-    );
+    assert_contains(&stderr(&out), "checked 3 manifests");
     // A repository fresh from `otactl init`: configured, nothing released, clean.
     let fresh = TestContext::new();
     fresh.write("otactl.toml", "channels = [\"staging\", \"stable\"]\n");
@@ -358,11 +345,7 @@ fn lint_head_against_the_legacy_commit_passes() {
         ],
     );
     assert_exit(&out, 0);
-    assert!(
-        stdout(&out).contains("legacy build id `20260113-1917-ota1`"),
-        "{}",
-        stdout(&out)
-    );
+    assert_contains(&stdout(&out), "legacy build id `20260113-1917-ota1`");
     let out = run(
         &ctx,
         &[
@@ -375,7 +358,7 @@ fn lint_head_against_the_legacy_commit_passes() {
         ],
     );
     assert_exit(&out, 0);
-    assert!(stdout(&out).contains("is a template"), "{}", stdout(&out));
+    assert_contains(&stdout(&out), "is a template");
 }
 
 #[test]
@@ -401,7 +384,7 @@ fn stable_put_back_to_an_old_build_is_a_downgrade_against_head() {
         &["verify", "--channel", "stable", "--offline", "--base", HEAD],
     );
     assert_exit(&out, 1);
-    assert!(stdout(&out).contains("downgrade"), "{}", stdout(&out));
+    assert_contains(&stdout(&out), "downgrade");
 }
 
 // `verify --offline`, signing, and Python's verifier.
@@ -412,15 +395,13 @@ fn verify_offline_of_each_channel_at_head_passes() {
     for channel in ["canary", "staging", "stable"] {
         let out = run(&ctx, &["verify", "--channel", channel, "--offline"]);
         assert_exit(&out, 0);
-        assert!(
-            stderr(&out).contains(&format!("checklist passed for `{channel}/manifest.json`")),
-            "{}",
-            stderr(&out)
+        assert_contains(
+            &stderr(&out),
+            &format!("checklist passed for `{channel}/manifest.json`"),
         );
-        assert!(
-            stdout(&out).contains("no downgrade: same build as at `origin/main`"),
-            "{}",
-            stdout(&out)
+        assert_contains(
+            &stdout(&out),
+            "no downgrade: same build as at `origin/main`",
         );
     }
 }
@@ -458,7 +439,7 @@ fn signing_heads_staging_keeps_every_key_and_python_verifies_it_both_ways() {
     // Re-signing is a no-op.
     let out = sign(&ctx, file);
     assert_exit(&out, 0);
-    assert!(stderr(&out).contains("unchanged"), "{}", stderr(&out));
+    assert_contains(&stderr(&out), "unchanged");
 }
 
 /// `a4297ec`'s staging manifest with a valid build id in place of the legacy one;
@@ -580,11 +561,7 @@ fn manifest_new_keeps_the_key_set_of_the_manifest_it_replaces() {
     let id = "20260117-0900-1234567";
     let out = new_build(&ctx, "staging", id, 'a', "staging: next build");
     assert_exit(&out, 0);
-    assert!(
-        stdout(&out).contains("staging/manifest.json"),
-        "{}",
-        stdout(&out)
-    );
+    assert_contains(&stdout(&out), "staging/manifest.json");
     let after = object(&ctx.read("staging/manifest.json"));
     assert_eq!(
         after.keys().collect::<Vec<_>>(),
@@ -596,7 +573,7 @@ fn manifest_new_keeps_the_key_set_of_the_manifest_it_replaces() {
     // Written again, the same build is unchanged.
     let out = new_build(&ctx, "staging", id, 'a', "staging: next build");
     assert_exit(&out, 0);
-    assert!(stderr(&out).contains("unchanged"), "{}", stderr(&out));
+    assert_contains(&stderr(&out), "unchanged");
     // And it lints clean against HEAD.
     let (out, _) = lint_json(&ctx, &["--base", HEAD]);
     assert_exit(&out, 0);
@@ -630,7 +607,7 @@ fn manifest_new_over_a_template_counts_it_as_no_current_manifest() {
     let id = "20260113-1500-1a2b3c4";
     let out = new_build(&ctx, "canary", id, 'c', "canary: first build");
     assert_exit(&out, 0);
-    assert!(stderr(&out).contains("is a template"), "{}", stderr(&out));
+    assert_contains(&stderr(&out), "is a template");
     let canary = object(&ctx.read("canary/manifest.json"));
     assert_eq!(
         canary.keys().collect::<Vec<_>>(),
