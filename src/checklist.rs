@@ -694,20 +694,27 @@ pub struct Facts<'a> {
     pub policy: SignaturePolicy<'a>,
     /// The rules a base copy is read with.
     pub lenient: Rules<'a>,
+    /// What was gathered about a valid manifest; `None` when it is invalid.
+    pub gathered: Option<Gathered>,
+    /// `--strict-order`.
+    pub strict_order: bool,
+}
+
+/// The facts about a valid manifest that only the world outside it holds.
+#[derive(Clone, Debug)]
+pub struct Gathered {
     /// Items 3 to 5.
     pub download: Download,
     /// Item 7.
     pub base: BaseFacts,
     /// Item 8.
     pub promotion: Promotion,
-    /// `--strict-order`.
-    pub strict_order: bool,
 }
 
 /// The eight items, in order. Items 2 to 5, 7 and 8 need a valid manifest.
 pub fn evaluate(facts: &Facts<'_>) -> Vec<Item> {
     let mut items = vec![schema(facts.parsed)];
-    let Some(m) = &facts.parsed.manifest else {
+    let (Some(m), Some(gathered)) = (&facts.parsed.manifest, &facts.gathered) else {
         let invalid = "the manifest is invalid (item 1)";
         items.extend(
             [
@@ -724,10 +731,15 @@ pub fn evaluate(facts: &Facts<'_>) -> Vec<Item> {
         return items;
     };
     items.push(check_release_tag(&m.build_id, &m.artifact.url));
-    items.extend(download(&facts.download, m));
+    items.extend(download(&gathered.download, m));
     items.push(signature(facts.parsed, &facts.policy));
-    items.push(no_downgrade(&facts.base, m, facts.parsed, &facts.lenient));
-    items.push(promotion_order(&facts.promotion, m, facts.strict_order));
+    items.push(no_downgrade(
+        &gathered.base,
+        m,
+        facts.parsed,
+        &facts.lenient,
+    ));
+    items.push(promotion_order(&gathered.promotion, m, facts.strict_order));
     items
 }
 
@@ -1098,9 +1110,7 @@ mod tests {
                 ascii_only: false,
                 now: time::macros::datetime!(2026-02-01 00:00 UTC),
             },
-            download: Download::Offline,
-            base: BaseFacts::NotInWorkTree,
-            promotion: Promotion::First,
+            gathered: None,
             strict_order: false,
         };
         let items = evaluate(&facts);

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::checklist::{self, BaseFacts, Download, Facts, Hashed, Promotion, Report};
+use crate::checklist::{self, BaseFacts, Download, Facts, Gathered, Hashed, Promotion, Report};
 use crate::error::{Error, Result};
 use crate::fsx;
 use crate::git;
@@ -75,18 +75,11 @@ pub fn verify(repo: &Repo, request: &Request, reporter: &dyn Reporter) -> Result
             require: request.require_signature || repo.settings.require_signature,
         },
         lenient: repo.lenient_rules(),
-        download: match manifest {
-            Some(m) => download(repo, request, m, reporter),
-            None => Download::Offline,
-        },
-        base: match manifest {
-            Some(_) => base_facts(path, request.base.as_deref()),
-            None => BaseFacts::NotInWorkTree,
-        },
-        promotion: match manifest {
-            Some(m) => promotion(repo, m),
-            None => Promotion::Unordered,
-        },
+        gathered: manifest.map(|m| Gathered {
+            download: download(repo, request, m, reporter),
+            base: base_facts(path, request.base.as_deref()),
+            promotion: promotion(repo, m),
+        }),
         strict_order: request.strict_order,
     };
     let items = checklist::evaluate(&facts);
