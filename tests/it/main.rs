@@ -18,6 +18,7 @@
 mod support;
 
 mod bad_input;
+mod github_server;
 mod help;
 mod hostile_files;
 mod hostile_local;

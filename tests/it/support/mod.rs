@@ -7,6 +7,7 @@ pub mod assert;
 pub mod files;
 pub mod fixture;
 pub mod git;
+pub mod github;
 pub mod hostile_http;
 pub mod http;
 pub mod keys;

@@ -1,0 +1,439 @@
+//! The local GitHub releases server (support/github.rs) answers as GitHub documents
+//! (<https://docs.github.com/en/rest/releases>), so tests of otactl can trust it.
+
+use reqwest::StatusCode;
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+
+use crate::support::github::{AssetState, Fault, GitHubServer, Host, Route};
+use crate::support::keys::hex;
+
+const TOKEN: &str = "ghp_testtoken";
+const REPO: &str = "acme/firmware";
+
+/// Reads a JSON body (the crate's reqwest has no `json` feature).
+trait ReadJson {
+    fn read_json<T: serde::de::DeserializeOwned>(self) -> serde_json::Result<T>;
+}
+
+impl ReadJson for Response {
+    fn read_json<T: serde::de::DeserializeOwned>(self) -> serde_json::Result<T> {
+        serde_json::from_slice(&self.bytes().unwrap())
+    }
+}
+
+/// Sends a JSON body.
+trait JsonBody {
+    fn json_body(self, value: &Value) -> Self;
+}
+
+impl JsonBody for RequestBuilder {
+    fn json_body(self, value: &Value) -> Self {
+        self.header("Content-Type", "application/json")
+            .body(serde_json::to_vec(value).unwrap())
+    }
+}
+
+fn client() -> Client {
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn get(server: &GitHubServer, path: &str) -> Response {
+    client()
+        .get(server.api_url(path))
+        .bearer_auth(TOKEN)
+        .header("Accept", "application/vnd.github+json")
+        .send()
+        .unwrap()
+}
+
+fn create(server: &GitHubServer, tag: &str, draft: bool) -> Value {
+    let res = client()
+        .post(server.api_url(&format!("repos/{REPO}/releases")))
+        .bearer_auth(TOKEN)
+        .json_body(
+            &json!({"tag_name": tag, "name": tag, "draft": draft, "target_commitish": "main"}),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    res.read_json().unwrap()
+}
+
+/// Expands the `{?name,label}` template of `upload_url` with a name.
+fn upload_target(release: &Value, name: &str) -> String {
+    let template = release["upload_url"].as_str().unwrap();
+    let base = template.strip_suffix("{?name,label}").unwrap();
+    format!("{base}?name={name}")
+}
+
+fn upload(release: &Value, name: &str, body: Vec<u8>) -> Response {
+    client()
+        .post(upload_target(release, name))
+        .bearer_auth(TOKEN)
+        .header("Content-Type", "application/octet-stream")
+        .body(body)
+        .send()
+        .unwrap()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+#[test]
+fn github_server_create_and_find_published_release_by_tag() {
+    let server = GitHubServer::with_token(TOKEN);
+    let created = create(&server, "v1.0.0", false);
+    assert_eq!(created["tag_name"], "v1.0.0");
+    assert_eq!(created["draft"], false);
+    assert_eq!(created["target_commitish"], "main");
+    assert!(
+        created["upload_url"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("http://127.0.0.1:{}/", server.upload_port)),
+        "{created}"
+    );
+    assert!(
+        created["upload_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/assets{?name,label}"),
+        "{created}"
+    );
+    let res = get(&server, &format!("repos/{REPO}/releases/tags/v1.0.0"));
+    assert_eq!(res.status(), StatusCode::OK);
+    let found: Value = res.read_json().unwrap();
+    assert_eq!(found["id"], created["id"]);
+    assert_eq!(found["assets"], json!([]));
+}
+
+#[test]
+fn github_server_draft_is_not_found_by_tag_until_published() {
+    let server = GitHubServer::with_token(TOKEN);
+    let draft = create(&server, "v2.0.0", true);
+    assert!(
+        draft["html_url"].as_str().unwrap().contains("untagged-"),
+        "{draft}"
+    );
+    let res = get(&server, &format!("repos/{REPO}/releases/tags/v2.0.0"));
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let body: Value = res.read_json().unwrap();
+    assert_eq!(body["message"], "Not Found");
+
+    let res = client()
+        .patch(server.api_url(&format!("repos/{REPO}/releases/{}", draft["id"])))
+        .bearer_auth(TOKEN)
+        .json_body(&json!({"draft": false}))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let published: Value = res.read_json().unwrap();
+    assert_eq!(published["draft"], false);
+    assert!(
+        published["html_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/releases/tag/v2.0.0"),
+        "{published}"
+    );
+    let res = get(&server, &format!("repos/{REPO}/releases/tags/v2.0.0"));
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[test]
+fn github_server_list_releases_pages_link_to_the_next() {
+    let server = GitHubServer::with_token(TOKEN);
+    for i in 0..5 {
+        create(&server, &format!("v0.{i}.0"), i == 4);
+    }
+    let mut path = format!("repos/{REPO}/releases?per_page=2&page=1");
+    let mut tags = Vec::new();
+    let mut pages = 0;
+    loop {
+        let res = get(&server, &path);
+        assert_eq!(res.status(), StatusCode::OK);
+        let link = res
+            .headers()
+            .get("link")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let page: Vec<Value> = res.read_json().unwrap();
+        assert!(page.len() <= 2);
+        tags.extend(
+            page.iter()
+                .map(|r| r["tag_name"].as_str().unwrap().to_owned()),
+        );
+        pages += 1;
+        let next = link.as_deref().and_then(|link| {
+            link.split(", ")
+                .find(|part| part.ends_with("rel=\"next\""))
+                .map(|part| part[1..part.find('>').unwrap()].to_owned())
+        });
+        let Some(next) = next else { break };
+        let prefix = server.api_base() + "/";
+        path = next.strip_prefix(&prefix).unwrap().to_owned();
+    }
+    assert_eq!(pages, 3);
+    // Newest first, the draft included.
+    assert_eq!(tags, ["v0.4.0", "v0.3.0", "v0.2.0", "v0.1.0", "v0.0.0"]);
+}
+
+#[test]
+fn github_server_upload_records_size_and_digest_and_refuses_the_same_name() {
+    let server = GitHubServer::with_token(TOKEN);
+    let release = create(&server, "v1.0.0", false);
+    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let res = upload(&release, "fw.tar.gz", bytes.clone());
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let asset: Value = res.read_json().unwrap();
+    assert_eq!(asset["name"], "fw.tar.gz");
+    assert_eq!(asset["state"], "uploaded");
+    assert_eq!(asset["size"], 300_000);
+    let digest = format!("sha256:{}", sha256_hex(&bytes));
+    assert_eq!(asset["digest"], digest.as_str());
+
+    let res = upload(&release, "fw.tar.gz", b"other".to_vec());
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = res.read_json().unwrap();
+    assert_eq!(body["message"], "Validation Failed");
+    assert_eq!(
+        body["errors"],
+        json!([{"resource": "ReleaseAsset", "code": "already_exists", "field": "name"}])
+    );
+
+    let releases = server.releases();
+    assert_eq!(releases.len(), 1);
+    assert_eq!(releases[0].assets.len(), 1);
+    assert_eq!(releases[0].assets[0].size, 300_000);
+    assert_eq!(
+        releases[0].assets[0].digest.as_deref(),
+        Some(digest.as_str())
+    );
+}
+
+#[test]
+fn github_server_list_and_delete_assets() {
+    let server = GitHubServer::with_token(TOKEN);
+    let release = create(&server, "v1.0.0", false);
+    for name in ["a.bin", "b.bin", "c.bin"] {
+        assert_eq!(
+            upload(&release, name, name.as_bytes().to_vec()).status(),
+            StatusCode::CREATED
+        );
+    }
+    let res = get(
+        &server,
+        &format!("repos/{REPO}/releases/{}/assets?per_page=2", release["id"]),
+    );
+    assert!(
+        res.headers()["link"]
+            .to_str()
+            .unwrap()
+            .contains("page=2>; rel=\"next\"")
+    );
+    let page: Vec<Value> = res.read_json().unwrap();
+    assert_eq!(page.len(), 2);
+    let res = client()
+        .delete(page[0]["url"].as_str().unwrap())
+        .bearer_auth(TOKEN)
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let names: Vec<String> = server.releases()[0]
+        .assets
+        .iter()
+        .map(|a| a.name.clone())
+        .collect();
+    assert_eq!(names, ["b.bin", "c.bin"]);
+}
+
+#[test]
+fn github_server_download_redirects_to_another_host_and_records_authorization() {
+    let server = GitHubServer::with_token(TOKEN);
+    let release = create(&server, "v1.0.0", false);
+    let asset: Value = upload(&release, "fw.bin", b"firmware bytes".to_vec())
+        .read_json()
+        .unwrap();
+    let url = asset["browser_download_url"].as_str().unwrap();
+    assert_eq!(
+        url,
+        server.api_url(&format!("{REPO}/releases/download/v1.0.0/fw.bin"))
+    );
+
+    let res = client().get(url).send().unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with(&format!("http://127.0.0.1:{}/", server.objects_port)),
+        "{location}"
+    );
+    assert_ne!(server.objects_port, server.api_port);
+
+    // Without Authorization the redirect host serves the bytes and saw none.
+    let res = client().get(&location).send().unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.bytes().unwrap().as_ref(), b"firmware bytes");
+    assert!(!server.redirect_host_saw_authorization());
+
+    // A client that carries the token across the redirect is seen.
+    let res = client().get(&location).bearer_auth(TOKEN).send().unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(server.redirect_host_saw_authorization());
+
+    let objects: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.host == Host::Objects)
+        .map(|r| r.authorization)
+        .collect();
+    assert_eq!(objects, [false, true]);
+}
+
+#[test]
+fn github_server_draft_asset_download_is_not_found() {
+    let server = GitHubServer::with_token(TOKEN);
+    let draft = create(&server, "v3.0.0", true);
+    let asset: Value = upload(&draft, "fw.bin", b"draft bytes".to_vec())
+        .read_json()
+        .unwrap();
+    let url = asset["browser_download_url"].as_str().unwrap();
+    assert!(url.contains("/releases/download/untagged-"), "{url}");
+    assert_eq!(
+        client().get(url).send().unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    // Nor by its tag, while it is a draft.
+    let by_tag = server.api_url(&format!("{REPO}/releases/download/v3.0.0/fw.bin"));
+    assert_eq!(
+        client().get(by_tag).send().unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    assert!(!server.redirect_host_saw_authorization());
+}
+
+#[test]
+fn github_server_rate_limit_headers_and_token() {
+    let server = GitHubServer::with_token(TOKEN);
+    let first = get(&server, &format!("repos/{REPO}/releases"));
+    let second = client()
+        .get(server.api_url(&format!("repos/{REPO}/releases")))
+        .send()
+        .unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(second.status(), StatusCode::UNAUTHORIZED);
+    let header = |res: &Response, name: &str| -> u64 {
+        res.headers()[name].to_str().unwrap().parse().unwrap()
+    };
+    for res in [&first, &second] {
+        assert_eq!(header(res, "x-ratelimit-limit"), 5000);
+        assert!(header(res, "x-ratelimit-reset") > 1_700_000_000);
+    }
+    assert!(header(&second, "x-ratelimit-remaining") < header(&first, "x-ratelimit-remaining"));
+    let body: Value = second.read_json().unwrap();
+    assert_eq!(body["message"], "Bad credentials");
+
+    let wrong = client()
+        .get(server.api_url(&format!("repos/{REPO}/releases")))
+        .bearer_auth("ghp_wrong")
+        .send()
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+
+    // The requests are recorded, and whether they were authorised, never the token.
+    let seen: Vec<bool> = server.requests().iter().map(|r| r.authorization).collect();
+    assert_eq!(seen, [true, false, true]);
+    assert!(!format!("{:?}", server.requests()).contains(TOKEN));
+}
+
+#[test]
+fn github_server_injected_faults_answer_once_then_normal() {
+    let server = GitHubServer::with_token(TOKEN);
+    create(&server, "v1.0.0", false);
+    let path = format!("repos/{REPO}/releases/tags/v1.0.0");
+    server.inject(
+        Route::ReleaseByTag,
+        [
+            Fault::Status(502),
+            Fault::SecondaryRateLimit,
+            Fault::TooManyRequests,
+            Fault::DropMidBody,
+        ],
+    );
+    assert_eq!(get(&server, &path).status(), StatusCode::BAD_GATEWAY);
+
+    let limited = get(&server, &path);
+    assert_eq!(limited.status(), StatusCode::FORBIDDEN);
+    assert_eq!(limited.headers()["retry-after"], "1");
+    let body: Value = limited.read_json().unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("secondary rate limit"),
+        "{body}"
+    );
+
+    let too_many = get(&server, &path);
+    assert_eq!(too_many.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(too_many.headers()["x-ratelimit-remaining"], "0");
+
+    let dropped = get(&server, &path);
+    assert_eq!(dropped.status(), StatusCode::OK);
+    assert!(dropped.bytes().is_err(), "the body must end early");
+
+    let res = get(&server, &path);
+    assert_eq!(res.status(), StatusCode::OK);
+    let release: Value = res.read_json().unwrap();
+    assert_eq!(release["tag_name"], "v1.0.0");
+    // Other routes were never affected.
+    assert_eq!(
+        get(&server, &format!("repos/{REPO}/releases")).status(),
+        StatusCode::OK
+    );
+}
+
+#[test]
+fn github_server_upload_cut_midway_leaves_a_starter_asset() {
+    let server = GitHubServer::with_token(TOKEN);
+    let release = create(&server, "v1.0.0", false);
+    server.inject(Route::UploadAsset, [Fault::StopUploadAfter(1000)]);
+    let res = client()
+        .post(upload_target(&release, "fw.bin"))
+        .bearer_auth(TOKEN)
+        .body(vec![7u8; 200_000])
+        .send();
+    assert!(res.is_err(), "the upload must fail: {res:?}");
+    let assets = &server.releases()[0].assets;
+    assert_eq!(assets.len(), 1);
+    assert_eq!(assets[0].state, AssetState::Starter);
+    assert_eq!(assets[0].digest, None);
+
+    // GitHub lists it as `starter`, and the name stays taken until it is deleted.
+    let listed: Vec<Value> = get(
+        &server,
+        &format!("repos/{REPO}/releases/{}/assets", release["id"]),
+    )
+    .read_json()
+    .unwrap();
+    assert_eq!(listed[0]["state"], "starter");
+    assert_eq!(listed[0]["digest"], Value::Null);
+    assert_eq!(
+        upload(&release, "fw.bin", b"again".to_vec()).status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let res = client()
+        .delete(listed[0]["url"].as_str().unwrap())
+        .bearer_auth(TOKEN)
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        upload(&release, "fw.bin", b"again".to_vec()).status(),
+        StatusCode::CREATED
+    );
+}
