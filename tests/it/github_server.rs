@@ -437,3 +437,66 @@ fn github_server_upload_cut_midway_leaves_a_starter_asset() {
         StatusCode::CREATED
     );
 }
+
+#[test]
+fn github_server_upload_host_asks_for_the_token_and_sends_rate_limit_headers() {
+    let server = GitHubServer::with_token(TOKEN);
+    let release = create(&server, "v1.0.0", false);
+    let res = client()
+        .post(upload_target(&release, "fw.bin"))
+        .body(b"bytes".to_vec())
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.headers()["x-ratelimit-limit"], "5000");
+    assert!(res.headers().contains_key("x-ratelimit-remaining"));
+    assert!(res.headers().contains_key("x-ratelimit-reset"));
+    assert!(server.releases()[0].assets.is_empty());
+    let uploads: Vec<bool> = server
+        .requests()
+        .iter()
+        .filter(|r| r.host == Host::Uploads)
+        .map(|r| r.authorization)
+        .collect();
+    assert_eq!(uploads, [false]);
+}
+
+#[test]
+fn github_server_upload_fault_answered_once_then_the_upload_succeeds() {
+    let server = GitHubServer::with_token(TOKEN);
+    let release = create(&server, "v1.0.0", false);
+    server.inject(Route::UploadAsset, [Fault::Status(503)]);
+    let res = upload(&release, "fw.bin", vec![1u8; 100_000]);
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(server.releases()[0].assets.is_empty());
+    let res = upload(&release, "fw.bin", vec![1u8; 100_000]);
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let asset = &server.releases()[0].assets[0];
+    assert_eq!(asset.state, AssetState::Uploaded);
+    assert_eq!(asset.size, 100_000);
+}
+
+#[test]
+fn github_server_publishing_onto_a_taken_tag_is_refused() {
+    let server = GitHubServer::with_token(TOKEN);
+    // A draft does not hold its tag; a published release does.
+    let draft = create(&server, "v1.0.0", true);
+    create(&server, "v1.0.0", false);
+    let res = client()
+        .patch(server.api_url(&format!("repos/{REPO}/releases/{}", draft["id"])))
+        .bearer_auth(TOKEN)
+        .json_body(&json!({"draft": false}))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = res.read_json().unwrap();
+    assert_eq!(body["errors"][0]["code"], "already_exists");
+    assert!(server.releases()[0].draft, "the draft stays a draft");
+    let res = client()
+        .post(server.api_url(&format!("repos/{REPO}/releases")))
+        .bearer_auth(TOKEN)
+        .json_body(&json!({"tag_name": "v1.0.0", "draft": true}))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}

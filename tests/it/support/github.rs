@@ -359,6 +359,7 @@ struct Req {
     target: String,
     authorization: Option<String>,
     content_length: Option<u64>,
+    chunked: bool,
 }
 
 impl Req {
@@ -385,6 +386,7 @@ fn read_request(reader: &mut impl BufRead, shared: &Shared) -> std::io::Result<O
     let target = parts.next().unwrap_or("/").to_owned();
     let mut authorization = None;
     let mut content_length = None;
+    let mut chunked = false;
     while let Some(header) = read_line(reader, shared)? {
         let header = header.trim_end();
         if header.is_empty() {
@@ -396,6 +398,8 @@ fn read_request(reader: &mut impl BufRead, shared: &Shared) -> std::io::Result<O
                 authorization = Some(value.to_owned());
             } else if name.eq_ignore_ascii_case("content-length") {
                 content_length = value.parse().ok();
+            } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                chunked = true;
             }
         }
     }
@@ -415,6 +419,7 @@ fn read_request(reader: &mut impl BufRead, shared: &Shared) -> std::io::Result<O
         target: target.clone(),
         authorization,
         content_length,
+        chunked,
     }))
 }
 
@@ -601,6 +606,9 @@ fn handle(
     shared: &Shared,
 ) -> std::io::Result<bool> {
     let Some((route, seg)) = route(host, &req.method, &req.path) else {
+        if req.chunked {
+            return length_required(stream, host, shared);
+        }
         drain(reader, req, shared)?;
         write_answer(
             stream,
@@ -618,6 +626,10 @@ fn handle(
         .faults
         .get_mut(&route)
         .and_then(VecDeque::pop_front);
+    // A body without a length (chunked) is not read: answer 411 and close.
+    if req.chunked || (route == Route::UploadAsset && req.content_length.is_none()) {
+        return length_required(stream, host, shared);
+    }
     if let Some(fault) = fault {
         return apply_fault(&fault, route, req, host, reader, stream, shared);
     }
@@ -668,6 +680,12 @@ fn handle(
     Ok(true)
 }
 
+fn length_required(stream: &mut TcpStream, host: Host, shared: &Shared) -> std::io::Result<bool> {
+    let answer = Answer::message(411, "Content-Length required").header("Connection", "close");
+    write_answer(stream, host, shared, &answer, None)?;
+    Ok(false)
+}
+
 fn apply_fault(
     fault: &Fault,
     route: Route,
@@ -688,7 +706,14 @@ fn apply_fault(
     let answer = match fault {
         Fault::Status(code) => Answer::message(*code, "Server Error"),
         Fault::SecondaryRateLimit => {
-            Answer::message(403, SECONDARY_RATE_LIMIT_MESSAGE).header("retry-after", "1")
+            Answer::json(
+                403,
+                &json!({
+                    "message": SECONDARY_RATE_LIMIT_MESSAGE,
+                    "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+                }),
+            )
+            .header("retry-after", "1")
         }
         Fault::TooManyRequests => Answer::message(429, "API rate limit exceeded.")
             .header("retry-after", "1")
@@ -915,13 +940,29 @@ fn api(route: Route, seg: &[String], req: &Req, body: &[u8], shared: &Shared) ->
             };
             let repo = repo_of(seg, 1);
             let id = seg[4].parse::<u64>().ok();
-            let Some(release) = state
+            let Some(current) = state
                 .releases
-                .iter_mut()
+                .iter()
                 .find(|r| r.repo == repo && Some(r.id) == id)
             else {
                 return not_found();
             };
+            // Publishing onto a tag another published release holds is refused.
+            let tag = input["tag_name"].as_str().unwrap_or(&current.tag_name);
+            let draft = input["draft"].as_bool().unwrap_or(current.draft);
+            if !draft
+                && state
+                    .releases
+                    .iter()
+                    .any(|r| r.repo == repo && Some(r.id) != id && !r.draft && r.tag_name == tag)
+            {
+                return validation_failed("Release", "tag_name");
+            }
+            let release = state
+                .releases
+                .iter_mut()
+                .find(|r| Some(r.id) == id)
+                .expect("found above");
             if let Some(v) = input["tag_name"].as_str() {
                 v.clone_into(&mut release.tag_name);
             }
@@ -1015,9 +1056,7 @@ fn upload_limited(
     shared: &Shared,
     stop_after: Option<u64>,
 ) -> std::io::Result<Option<Answer>> {
-    let Some(len) = req.content_length else {
-        return Ok(Some(Answer::message(411, "Content-Length required")));
-    };
+    let len = req.content_length.unwrap_or(0);
     let Some(name) = req
         .query("name")
         .filter(|n| !n.is_empty())
@@ -1081,16 +1120,13 @@ fn upload_limited(
     }
     let digest = format!("sha256:{}", hex(&hasher.finalize()));
     let mut state = shared.state.lock().unwrap();
-    let release = state
-        .releases
-        .iter_mut()
-        .find(|r| Some(r.id) == release_id)
-        .expect("the release of an upload in progress");
-    let asset = release
-        .assets
-        .iter_mut()
-        .find(|a| a.id == asset_id)
-        .expect("the asset of an upload in progress");
+    // The asset may have been deleted while its bytes came.
+    let Some(release) = state.releases.iter_mut().find(|r| Some(r.id) == release_id) else {
+        return Ok(Some(Answer::message(404, "Not Found")));
+    };
+    let Some(asset) = release.assets.iter_mut().find(|a| a.id == asset_id) else {
+        return Ok(Some(Answer::message(404, "Not Found")));
+    };
     asset.state = AssetState::Uploaded;
     asset.size = len;
     asset.digest = Some(digest);
