@@ -12,8 +12,8 @@
 //!
 //! Every API and upload answer carries the `x-ratelimit-*` headers; with a token,
 //! a request without `Authorization: Bearer <token>` is answered 401. Faults are
-//! queued per [`Route`]. Only the values of the `Authorization` header are never
-//! stored: a request records whether it had one.
+//! queued per [`Route`] and come before the token check. The value of the
+//! `Authorization` header is never stored: a request records only whether it had one.
 //!
 //! Each listener polls without blocking and stops when the server is dropped or
 //! after [`LIFETIME`], whichever comes first; its connection threads stop with it.
