@@ -42,6 +42,25 @@ fn client() -> Client {
         .unwrap()
 }
 
+/// `PATCH` a draft to `{"draft": false}`: publishes it.
+fn publish(server: &GitHubServer, draft: &Value) -> reqwest::blocking::Response {
+    client()
+        .patch(server.api_url(&format!("repos/{REPO}/releases/{}", draft["id"])))
+        .bearer_auth(TOKEN)
+        .json_body(&json!({"draft": false}))
+        .send()
+        .unwrap()
+}
+
+/// A server holding one release of `tag` (a draft or not) with one uploaded asset;
+/// returns the server and the asset's JSON.
+fn with_one_asset(tag: &str, draft: bool, name: &str, bytes: &[u8]) -> (GitHubServer, Value) {
+    let server = GitHubServer::with_token(TOKEN);
+    let release = create(&server, tag, draft);
+    let asset = upload(&release, name, bytes.to_vec()).read_json().unwrap();
+    (server, asset)
+}
+
 fn get(server: &GitHubServer, path: &str) -> Response {
     client()
         .get(server.api_url(path))
@@ -126,12 +145,7 @@ fn github_server_draft_is_not_found_by_tag_until_published() {
     let body: Value = res.read_json().unwrap();
     assert_eq!(body["message"], "Not Found");
 
-    let res = client()
-        .patch(server.api_url(&format!("repos/{REPO}/releases/{}", draft["id"])))
-        .bearer_auth(TOKEN)
-        .json_body(&json!({"draft": false}))
-        .send()
-        .unwrap();
+    let res = publish(&server, &draft);
     assert_eq!(res.status(), StatusCode::OK);
     let published: Value = res.read_json().unwrap();
     assert_eq!(published["draft"], false);
@@ -254,11 +268,7 @@ fn github_server_list_and_delete_assets() {
 
 #[test]
 fn github_server_download_redirects_to_another_host_and_records_authorization() {
-    let server = GitHubServer::with_token(TOKEN);
-    let release = create(&server, "v1.0.0", false);
-    let asset: Value = upload(&release, "fw.bin", b"firmware bytes".to_vec())
-        .read_json()
-        .unwrap();
+    let (server, asset) = with_one_asset("v1.0.0", false, "fw.bin", b"firmware bytes");
     let url = asset["browser_download_url"].as_str().unwrap();
     assert_eq!(
         url,
@@ -296,11 +306,7 @@ fn github_server_download_redirects_to_another_host_and_records_authorization() 
 
 #[test]
 fn github_server_draft_asset_download_is_not_found() {
-    let server = GitHubServer::with_token(TOKEN);
-    let draft = create(&server, "v3.0.0", true);
-    let asset: Value = upload(&draft, "fw.bin", b"draft bytes".to_vec())
-        .read_json()
-        .unwrap();
+    let (server, asset) = with_one_asset("v3.0.0", true, "fw.bin", b"draft bytes");
     let url = asset["browser_download_url"].as_str().unwrap();
     assert!(url.contains("/releases/download/untagged-"), "{url}");
     assert_eq!(
@@ -482,12 +488,7 @@ fn github_server_publishing_onto_a_taken_tag_is_refused() {
     // A draft does not hold its tag; a published release does.
     let draft = create(&server, "v1.0.0", true);
     create(&server, "v1.0.0", false);
-    let res = client()
-        .patch(server.api_url(&format!("repos/{REPO}/releases/{}", draft["id"])))
-        .bearer_auth(TOKEN)
-        .json_body(&json!({"draft": false}))
-        .send()
-        .unwrap();
+    let res = publish(&server, &draft);
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = res.read_json().unwrap();
     assert_eq!(body["errors"][0]["code"], "already_exists");

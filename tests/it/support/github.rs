@@ -597,6 +597,28 @@ fn route(host: Host, method: &str, path: &str) -> Option<(Route, Vec<String>)> {
     Some((route, segments))
 }
 
+/// Reads and drops the request's body, then answers `status` with GitHub's
+/// `{"message": …}`; the connection stays open.
+fn refuse(
+    req: &Req,
+    host: Host,
+    reader: &mut BufReader<TcpStream>,
+    stream: &mut TcpStream,
+    shared: &Shared,
+    status: u16,
+    message: &str,
+) -> std::io::Result<bool> {
+    drain(reader, req, shared)?;
+    write_answer(
+        stream,
+        host,
+        shared,
+        &Answer::message(status, message),
+        None,
+    )?;
+    Ok(true)
+}
+
 /// Answers one request; `false` closes the connection.
 fn handle(
     req: &Req,
@@ -609,15 +631,7 @@ fn handle(
         if req.chunked {
             return length_required(stream, host, shared);
         }
-        drain(reader, req, shared)?;
-        write_answer(
-            stream,
-            host,
-            shared,
-            &Answer::message(404, "Not Found"),
-            None,
-        )?;
-        return Ok(true);
+        return refuse(req, host, reader, stream, shared, 404, "Not Found");
     };
     let fault = shared
         .state
@@ -639,15 +653,7 @@ fn handle(
             value == format!("Bearer {token}") || value == format!("token {token}")
         });
         if !ok {
-            drain(reader, req, shared)?;
-            write_answer(
-                stream,
-                host,
-                shared,
-                &Answer::message(401, "Bad credentials"),
-                None,
-            )?;
-            return Ok(true);
+            return refuse(req, host, reader, stream, shared, 401, "Bad credentials");
         }
     }
     match route {
@@ -656,15 +662,7 @@ fn handle(
         _ => {}
     }
     if req.content_length.unwrap_or(0) > MAX_JSON_BODY {
-        drain(reader, req, shared)?;
-        write_answer(
-            stream,
-            host,
-            shared,
-            &Answer::message(413, "Payload too large"),
-            None,
-        )?;
-        return Ok(true);
+        return refuse(req, host, reader, stream, shared, 413, "Payload too large");
     }
     let mut body = vec![0u8; usize::try_from(req.content_length.unwrap_or(0)).unwrap()];
     let mut got = 0;
@@ -740,6 +738,13 @@ fn route_segments(req: &Req) -> Vec<String> {
         .split('/')
         .map(decode)
         .collect()
+}
+
+/// The release `/repos/{owner}/{repo}/releases/{id}…` names.
+fn release_of<'a>(releases: &'a [Release], seg: &[String]) -> Option<&'a Release> {
+    let repo = repo_of(seg, 1);
+    let id = seg[4].parse::<u64>().ok();
+    releases.iter().find(|r| r.repo == repo && Some(r.id) == id)
 }
 
 fn repo_of(seg: &[String], offset: usize) -> String {
@@ -875,15 +880,8 @@ fn api(route: Route, seg: &[String], req: &Req, body: &[u8], shared: &Shared) ->
                 .find(|r| r.repo == repo && !r.draft && r.tag_name == seg[5])
                 .map_or_else(not_found, |r| Answer::json(200, &release_json(r, shared)))
         }
-        Route::GetRelease => {
-            let repo = repo_of(seg, 1);
-            let id = seg[4].parse::<u64>().ok();
-            state
-                .releases
-                .iter()
-                .find(|r| r.repo == repo && Some(r.id) == id)
-                .map_or_else(not_found, |r| Answer::json(200, &release_json(r, shared)))
-        }
+        Route::GetRelease => release_of(&state.releases, seg)
+            .map_or_else(not_found, |r| Answer::json(200, &release_json(r, shared))),
         Route::ListReleases => {
             let repo = repo_of(seg, 1);
             let items = state
@@ -940,11 +938,7 @@ fn api(route: Route, seg: &[String], req: &Req, body: &[u8], shared: &Shared) ->
             };
             let repo = repo_of(seg, 1);
             let id = seg[4].parse::<u64>().ok();
-            let Some(current) = state
-                .releases
-                .iter()
-                .find(|r| r.repo == repo && Some(r.id) == id)
-            else {
+            let Some(current) = release_of(&state.releases, seg) else {
                 return not_found();
             };
             // Publishing onto a tag another published release holds is refused.
@@ -981,13 +975,7 @@ fn api(route: Route, seg: &[String], req: &Req, body: &[u8], shared: &Shared) ->
             Answer::json(200, &release_json(release, shared))
         }
         Route::ListAssets => {
-            let repo = repo_of(seg, 1);
-            let id = seg[4].parse::<u64>().ok();
-            let Some(release) = state
-                .releases
-                .iter()
-                .find(|r| r.repo == repo && Some(r.id) == id)
-            else {
+            let Some(release) = release_of(&state.releases, seg) else {
                 return not_found();
             };
             let items = release
@@ -1169,13 +1157,6 @@ fn object(
         stream,
         "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {len}\r\n\r\n"
     )?;
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        stream.write_all(&buf[..n])?;
-    }
+    std::io::copy(&mut file, stream)?;
     Ok(true)
 }
