@@ -42,6 +42,33 @@ fn client() -> Client {
         .unwrap()
 }
 
+/// The string field `key` of `value`.
+fn text<'v>(value: &'v Value, key: &str) -> &'v str {
+    value[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no string `{key}` in {value}"))
+}
+
+/// `DELETE` an asset by its API `url`, which must answer 204.
+fn delete_asset(asset: &Value) {
+    let res = client()
+        .delete(text(asset, "url"))
+        .bearer_auth(TOKEN)
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+}
+
+/// For each request the server got on `host`, whether it carried `Authorization`.
+fn authorizations(server: &GitHubServer, host: Host) -> Vec<bool> {
+    server
+        .requests()
+        .into_iter()
+        .filter(|r| r.host == host)
+        .map(|r| r.authorization)
+        .collect()
+}
+
 /// `PATCH` a draft to `{"draft": false}`: publishes it.
 fn publish(server: &GitHubServer, draft: &Value) -> reqwest::blocking::Response {
     client()
@@ -85,7 +112,7 @@ fn create(server: &GitHubServer, tag: &str, draft: bool) -> Value {
 
 /// Expands the `{?name,label}` template of `upload_url` with a name.
 fn upload_target(release: &Value, name: &str) -> String {
-    let template = release["upload_url"].as_str().unwrap();
+    let template = text(release, "upload_url");
     let base = template.strip_suffix("{?name,label}").unwrap();
     format!("{base}?name={name}")
 }
@@ -112,17 +139,12 @@ fn github_server_create_and_find_published_release_by_tag() {
     assert_eq!(created["draft"], false);
     assert_eq!(created["target_commitish"], "main");
     assert!(
-        created["upload_url"]
-            .as_str()
-            .unwrap()
+        text(&created, "upload_url")
             .starts_with(&format!("http://127.0.0.1:{}/", server.upload_port)),
         "{created}"
     );
     assert!(
-        created["upload_url"]
-            .as_str()
-            .unwrap()
-            .ends_with("/assets{?name,label}"),
+        text(&created, "upload_url").ends_with("/assets{?name,label}"),
         "{created}"
     );
     let res = get(&server, &format!("repos/{REPO}/releases/tags/v1.0.0"));
@@ -136,10 +158,7 @@ fn github_server_create_and_find_published_release_by_tag() {
 fn github_server_draft_is_not_found_by_tag_until_published() {
     let server = GitHubServer::with_token(TOKEN);
     let draft = create(&server, "v2.0.0", true);
-    assert!(
-        draft["html_url"].as_str().unwrap().contains("untagged-"),
-        "{draft}"
-    );
+    assert!(text(&draft, "html_url").contains("untagged-"), "{draft}");
     let res = get(&server, &format!("repos/{REPO}/releases/tags/v2.0.0"));
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let body: Value = res.read_json().unwrap();
@@ -150,10 +169,7 @@ fn github_server_draft_is_not_found_by_tag_until_published() {
     let published: Value = res.read_json().unwrap();
     assert_eq!(published["draft"], false);
     assert!(
-        published["html_url"]
-            .as_str()
-            .unwrap()
-            .ends_with("/releases/tag/v2.0.0"),
+        text(&published, "html_url").ends_with("/releases/tag/v2.0.0"),
         "{published}"
     );
     let res = get(&server, &format!("repos/{REPO}/releases/tags/v2.0.0"));
@@ -178,10 +194,7 @@ fn github_server_list_releases_pages_link_to_the_next() {
             .map(|v| v.to_str().unwrap().to_owned());
         let page: Vec<Value> = res.read_json().unwrap();
         assert!(page.len() <= 2);
-        tags.extend(
-            page.iter()
-                .map(|r| r["tag_name"].as_str().unwrap().to_owned()),
-        );
+        tags.extend(page.iter().map(|r| text(r, "tag_name").to_owned()));
         pages += 1;
         let next = link.as_deref().and_then(|link| {
             link.split(", ")
@@ -252,12 +265,7 @@ fn github_server_list_and_delete_assets() {
     );
     let page: Vec<Value> = res.read_json().unwrap();
     assert_eq!(page.len(), 2);
-    let res = client()
-        .delete(page[0]["url"].as_str().unwrap())
-        .bearer_auth(TOKEN)
-        .send()
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    delete_asset(&page[0]);
     let names: Vec<String> = server.releases()[0]
         .assets
         .iter()
@@ -269,7 +277,7 @@ fn github_server_list_and_delete_assets() {
 #[test]
 fn github_server_download_redirects_to_another_host_and_records_authorization() {
     let (server, asset) = with_one_asset("v1.0.0", false, "fw.bin", b"firmware bytes");
-    let url = asset["browser_download_url"].as_str().unwrap();
+    let url = text(&asset, "browser_download_url");
     assert_eq!(
         url,
         server.api_url(&format!("{REPO}/releases/download/v1.0.0/fw.bin"))
@@ -295,19 +303,14 @@ fn github_server_download_redirects_to_another_host_and_records_authorization() 
     assert_eq!(res.status(), StatusCode::OK);
     assert!(server.redirect_host_saw_authorization());
 
-    let objects: Vec<_> = server
-        .requests()
-        .into_iter()
-        .filter(|r| r.host == Host::Objects)
-        .map(|r| r.authorization)
-        .collect();
+    let objects = authorizations(&server, Host::Objects);
     assert_eq!(objects, [false, true]);
 }
 
 #[test]
 fn github_server_draft_asset_download_is_not_found() {
     let (server, asset) = with_one_asset("v3.0.0", true, "fw.bin", b"draft bytes");
-    let url = asset["browser_download_url"].as_str().unwrap();
+    let url = text(&asset, "browser_download_url");
     assert!(url.contains("/releases/download/untagged-"), "{url}");
     assert_eq!(
         client().get(url).send().unwrap().status(),
@@ -377,10 +380,7 @@ fn github_server_injected_faults_answer_once_then_normal() {
     assert_eq!(limited.headers()["retry-after"], "1");
     let body: Value = limited.read_json().unwrap();
     assert!(
-        body["message"]
-            .as_str()
-            .unwrap()
-            .contains("secondary rate limit"),
+        text(&body, "message").contains("secondary rate limit"),
         "{body}"
     );
 
@@ -432,12 +432,7 @@ fn github_server_upload_cut_midway_leaves_a_starter_asset() {
         upload(&release, "fw.bin", b"again".to_vec()).status(),
         StatusCode::UNPROCESSABLE_ENTITY
     );
-    let res = client()
-        .delete(listed[0]["url"].as_str().unwrap())
-        .bearer_auth(TOKEN)
-        .send()
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    delete_asset(&listed[0]);
     assert_eq!(
         upload(&release, "fw.bin", b"again".to_vec()).status(),
         StatusCode::CREATED
@@ -458,12 +453,7 @@ fn github_server_upload_host_asks_for_the_token_and_sends_rate_limit_headers() {
     assert!(res.headers().contains_key("x-ratelimit-remaining"));
     assert!(res.headers().contains_key("x-ratelimit-reset"));
     assert!(server.releases()[0].assets.is_empty());
-    let uploads: Vec<bool> = server
-        .requests()
-        .iter()
-        .filter(|r| r.host == Host::Uploads)
-        .map(|r| r.authorization)
-        .collect();
+    let uploads = authorizations(&server, Host::Uploads);
     assert_eq!(uploads, [false]);
 }
 

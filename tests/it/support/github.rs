@@ -450,7 +450,13 @@ fn serve(stream: TcpStream, host: Host, shared: &Shared) -> std::io::Result<()> 
             path: req.target.clone(),
             authorization: req.authorization.is_some(),
         });
-        if !handle(&req, host, &mut reader, &mut stream, shared)? {
+        if !handle(Conn {
+            req: &req,
+            host,
+            reader: &mut reader,
+            stream: &mut stream,
+            shared,
+        })? {
             return Ok(());
         }
         stream.flush()?;
@@ -597,17 +603,34 @@ fn route(host: Host, method: &str, path: &str) -> Option<(Route, Vec<String>)> {
     Some((route, segments))
 }
 
+/// One request being answered, and the connection it came on.
+struct Conn<'a> {
+    req: &'a Req,
+    host: Host,
+    reader: &'a mut BufReader<TcpStream>,
+    stream: &'a mut TcpStream,
+    shared: &'a Shared,
+}
+
+/// A [`Conn`]'s parts: the request, its host, the two ends, the server's state.
+type Parts<'a> = (
+    &'a Req,
+    Host,
+    &'a mut BufReader<TcpStream>,
+    &'a mut TcpStream,
+    &'a Shared,
+);
+
+impl<'a> Conn<'a> {
+    fn parts(self) -> Parts<'a> {
+        (self.req, self.host, self.reader, self.stream, self.shared)
+    }
+}
+
 /// Reads and drops the request's body, then answers `status` with GitHub's
 /// `{"message": …}`; the connection stays open.
-fn refuse(
-    req: &Req,
-    host: Host,
-    reader: &mut BufReader<TcpStream>,
-    stream: &mut TcpStream,
-    shared: &Shared,
-    status: u16,
-    message: &str,
-) -> std::io::Result<bool> {
+fn refuse(conn: Conn<'_>, status: u16, message: &str) -> std::io::Result<bool> {
+    let (req, host, reader, stream, shared) = conn.parts();
     drain(reader, req, shared)?;
     write_answer(
         stream,
@@ -620,18 +643,13 @@ fn refuse(
 }
 
 /// Answers one request; `false` closes the connection.
-fn handle(
-    req: &Req,
-    host: Host,
-    reader: &mut BufReader<TcpStream>,
-    stream: &mut TcpStream,
-    shared: &Shared,
-) -> std::io::Result<bool> {
+fn handle(conn: Conn<'_>) -> std::io::Result<bool> {
+    let (req, host, shared) = (conn.req, conn.host, conn.shared);
     let Some((route, seg)) = route(host, &req.method, &req.path) else {
         if req.chunked {
-            return length_required(stream, host, shared);
+            return length_required(conn.stream, host, shared);
         }
-        return refuse(req, host, reader, stream, shared, 404, "Not Found");
+        return refuse(conn, 404, "Not Found");
     };
     let fault = shared
         .state
@@ -642,10 +660,10 @@ fn handle(
         .and_then(VecDeque::pop_front);
     // A body without a length (chunked) is not read: answer 411 and close.
     if req.chunked || (route == Route::UploadAsset && req.content_length.is_none()) {
-        return length_required(stream, host, shared);
+        return length_required(conn.stream, host, shared);
     }
     if let Some(fault) = fault {
-        return apply_fault(&fault, route, req, host, reader, stream, shared);
+        return apply_fault(&fault, route, conn);
     }
     let needs_token = matches!(host, Host::Api | Host::Uploads) && route != Route::Download;
     if let (true, Some(token)) = (needs_token, &shared.token) {
@@ -653,28 +671,28 @@ fn handle(
             value == format!("Bearer {token}") || value == format!("token {token}")
         });
         if !ok {
-            return refuse(req, host, reader, stream, shared, 401, "Bad credentials");
+            return refuse(conn, 401, "Bad credentials");
         }
     }
     match route {
-        Route::UploadAsset => return upload(req, &seg, reader, stream, shared),
-        Route::Object => return object(req, &seg, stream, shared),
+        Route::UploadAsset => return upload(req, &seg, conn.reader, conn.stream, shared),
+        Route::Object => return object(req, &seg, conn.stream, shared),
         _ => {}
     }
     if req.content_length.unwrap_or(0) > MAX_JSON_BODY {
-        return refuse(req, host, reader, stream, shared, 413, "Payload too large");
+        return refuse(conn, 413, "Payload too large");
     }
     let mut body = vec![0u8; usize::try_from(req.content_length.unwrap_or(0)).unwrap()];
     let mut got = 0;
     while got < body.len() {
-        let n = read_some(reader, &mut body[got..], shared)?;
+        let n = read_some(conn.reader, &mut body[got..], shared)?;
         if n == 0 {
             return Ok(false);
         }
         got += n;
     }
     let answer = api(route, &seg, req, &body, shared);
-    write_answer(stream, host, shared, &answer, None)?;
+    write_answer(conn.stream, host, shared, &answer, None)?;
     Ok(true)
 }
 
@@ -684,15 +702,8 @@ fn length_required(stream: &mut TcpStream, host: Host, shared: &Shared) -> std::
     Ok(false)
 }
 
-fn apply_fault(
-    fault: &Fault,
-    route: Route,
-    req: &Req,
-    host: Host,
-    reader: &mut BufReader<TcpStream>,
-    stream: &mut TcpStream,
-    shared: &Shared,
-) -> std::io::Result<bool> {
+fn apply_fault(fault: &Fault, route: Route, conn: Conn<'_>) -> std::io::Result<bool> {
+    let (req, host, reader, stream, shared) = conn.parts();
     if let Fault::StopUploadAfter(bytes) = fault {
         if route == Route::UploadAsset {
             let seg = route_segments(req);
