@@ -161,18 +161,6 @@ impl Settings {
         }
     }
 
-    /// The channels that are configured (named in `channels` of `otactl.toml`, or
-    /// whose folder exists) but whose folder holds no `manifest.json` yet: not
-    /// released yet (SPEC 6).
-    pub fn unreleased_channels(&self) -> Vec<&str> {
-        self.channels
-            .iter()
-            .filter(|c| !fsx::exists(&self.manifest_path(c)))
-            .filter(|c| self.channels_configured || fsx::is_dir(&self.channel_dir(c)))
-            .map(String::as_str)
-            .collect()
-    }
-
     /// The error of a check that finds no channel at all (SPEC 3, 6: exit 2, never a
     /// pass).
     pub fn no_channel_error(&self) -> Error {

@@ -44,7 +44,8 @@ pub fn lint(repo: &Repo, request: &Request) -> Result<Report> {
     let mut reports = Vec::new();
     let trusted = trusted_keys(repo, &mut reports);
     let key_reports = reports.len();
-    let units = units(repo, &request.paths, &mut reports)?;
+    let mut unreleased = Vec::new();
+    let units = units(repo, &request.paths, &mut reports, &mut unreleased)?;
     if let Some(base) = &request.base {
         git::verify_commit(&repo.settings.root, base).map_err(|e| e.for_flag("--base"))?;
     }
@@ -53,15 +54,6 @@ pub fn lint(repo: &Repo, request: &Request) -> Result<Report> {
     // Configured channels without a manifest are warnings (SPEC 6); finding nothing
     // at all to check is an error, never a pass.
     let settings = &repo.settings;
-    let unreleased: Vec<FileReport> = if request.paths.is_empty() {
-        settings
-            .unreleased_channels()
-            .into_iter()
-            .map(|c| crate::lint::not_released(fsx::display(&settings.manifest_path(c)), c))
-            .collect()
-    } else {
-        Vec::new()
-    };
     if manifests == 0 && unreleased.is_empty() {
         return Err(if request.paths.is_empty() {
             settings.no_channel_error()
@@ -91,8 +83,15 @@ enum Unit {
 }
 
 /// The manifest files (or folders to search) to check; manifests outside the
-/// channel folders become findings.
-fn units(repo: &Repo, paths: &[PathBuf], reports: &mut Vec<FileReport>) -> Result<Vec<Unit>> {
+/// channel folders become findings, and so do configured channels (named in
+/// `channels`, or whose folder exists) without a manifest yet: not released yet
+/// (SPEC 6), a warning.
+fn units(
+    repo: &Repo,
+    paths: &[PathBuf],
+    reports: &mut Vec<FileReport>,
+    unreleased: &mut Vec<FileReport>,
+) -> Result<Vec<Unit>> {
     if !paths.is_empty() {
         // Each folder is split into its entries, so that the walk below it runs on
         // every core too (reading folders costs as much as checking files).
@@ -121,12 +120,15 @@ fn units(repo: &Repo, paths: &[PathBuf], reports: &mut Vec<FileReport>) -> Resul
     }
     let settings = &repo.settings;
     let channels_dir = settings.root.join(&settings.channels_dir);
-    let files: Vec<PathBuf> = settings
-        .channels
-        .iter()
-        .map(|c| settings.manifest_path(c))
-        .filter(|p| fsx::exists(p))
-        .collect();
+    let mut files = Vec::new();
+    for channel in settings.channels.iter() {
+        let path = settings.manifest_path(channel);
+        if fsx::exists(&path) {
+            files.push(path);
+        } else if settings.channels_configured || fsx::is_dir(&settings.channel_dir(channel)) {
+            unreleased.push(crate::lint::not_released(fsx::display(&path), channel));
+        }
+    }
     if fsx::is_dir(&channels_dir) {
         let folder = ChannelsFolder::new(settings);
         for found in fsx::find_files(&channels_dir, "manifest.json")? {
