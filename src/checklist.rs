@@ -440,6 +440,94 @@ pub fn download(facts: &Download, m: &Manifest) -> [Item; 3] {
     }
 }
 
+/// Item 3 for a GitHub release asset: where it lives and what the API says; the
+/// download's own verdict on item 3 moves to item 4 when the two disagree.
+pub fn github_place(place: &GithubPlace, m: &Manifest, items: &mut [Item; 3]) {
+    use Check::{AssetExists, Sha256};
+    let (tag, asset) = (code(&place.tag), code(&place.asset));
+    let found = code(&place.found);
+    let where_ = format!("the release {tag} of {found}");
+    let verdict = match (&place.api, &place.configured) {
+        _ if place.foreign && !place.allow_foreign => Item::fail(
+            AssetExists,
+            format!(
+                "the asset is a release of {found}, not of {} where this repository publishes (`[github] repo`): a fork's release with the same bytes would pass every other check; publish it to {}, or pass `--allow-foreign-artifact`",
+                code(place.configured.as_deref().unwrap_or_default()),
+                code(place.configured.as_deref().unwrap_or_default())
+            ),
+        ),
+        (GithubAnswer::NotAsked, _) => return,
+        (GithubAnswer::NoRelease, _) => Item::fail(
+            AssetExists,
+            format!(
+                "{found} has no published release with the tag {tag} (a draft is not downloadable)"
+            ),
+        ),
+        (GithubAnswer::NoAsset, _) => {
+            Item::fail(AssetExists, format!("{where_} has no asset {asset}"))
+        }
+        (GithubAnswer::Failed(why), _) => Item::new(
+            AssetExists,
+            Status::Error,
+            format!("cannot ask GitHub about {where_}: {why}"),
+        ),
+        (
+            GithubAnswer::Asset {
+                sha256: Some(theirs),
+            },
+            _,
+        ) if *theirs != m.artifact.sha256 => Item::fail(
+            AssetExists,
+            format!(
+                "{where_} has the asset {asset}, but GitHub's digest is sha256 {}, not `artifact.sha256` {}",
+                code(theirs),
+                m.artifact.sha256
+            ),
+        ),
+        (GithubAnswer::Asset { sha256 }, configured) => {
+            let digest = if sha256.is_some() {
+                ", and GitHub's digest equals `artifact.sha256`"
+            } else {
+                " (GitHub gives no digest for it: item 4 hashes the download)"
+            };
+            let text = format!("{where_} has the asset {asset}{digest}");
+            match configured {
+                Some(_) if place.foreign => Item::new(
+                    AssetExists,
+                    Status::Warn,
+                    format!(
+                        "{text}; it is not this repository's release (`--allow-foreign-artifact`)"
+                    ),
+                ),
+                Some(_) => Item::pass(AssetExists, text),
+                None => Item::new(
+                    AssetExists,
+                    Status::Warn,
+                    format!(
+                        "{text}; no repository is configured to check it against: set `[github] repo` in otactl.toml (or an `origin` remote on GitHub)"
+                    ),
+                ),
+            }
+        }
+    };
+    // The download failed although the API knows the asset: that is item 4's.
+    if matches!(items[0].status, Status::Fail | Status::Error)
+        && matches!(verdict.status, Status::Pass | Status::Warn)
+    {
+        items[1] = Item::new(
+            Sha256,
+            items[0].status,
+            format!("the download failed: {}", items[0].reason),
+        );
+    }
+    if place.via_api && items[1].status == Status::Pass {
+        items[1].reason.push_str(
+            " (the download link answered 404 without a browser session: downloaded through the asset API with the token)",
+        );
+    }
+    items[0] = verdict;
+}
+
 /// Item 5 from the inspection of a tarball that was read whole.
 pub fn tarball(found: &Inspection, build_id: &BuildId) -> Item {
     if let Some(first) = found.problems.first() {
@@ -700,11 +788,62 @@ pub struct Facts<'a> {
     pub strict_order: bool,
 }
 
+/// Where a GitHub release asset lives, and what the API says of it (item 3, SPEC 5).
+#[derive(Clone, Debug)]
+pub struct GithubPlace {
+    /// `OWNER/REPO` of the download link.
+    pub found: String,
+    /// The repository this channel repository publishes to, when configured.
+    pub configured: Option<String>,
+    /// `found` is not `configured` (GitHub compares names without case).
+    pub foreign: bool,
+    /// `--allow-foreign-artifact`.
+    pub allow_foreign: bool,
+    /// The release tag and asset name of the link.
+    pub tag: String,
+    /// The asset's name.
+    pub asset: String,
+    /// What the API answered.
+    pub api: GithubAnswer,
+    /// The download went through the asset API (the link answered 404 to a
+    /// download without a browser session).
+    pub via_api: bool,
+}
+
+/// What GitHub's API says of a release asset.
+#[derive(Clone, Debug)]
+pub enum GithubAnswer {
+    /// The published release has the asset; its `digest` when GitHub gives one.
+    Asset {
+        /// `sha256:<hex>`, or `None` on assets uploaded before mid-2025.
+        sha256: Option<String>,
+    },
+    /// No published release has the tag.
+    NoRelease,
+    /// The release has no asset of that name.
+    NoAsset,
+    /// The API could not be asked (after retries).
+    Failed(String),
+    /// Not asked: `--offline`.
+    NotAsked,
+}
+
+/// Item 3's facts beyond the download.
+#[derive(Clone, Debug)]
+pub enum Place {
+    /// Not a GitHub release link: the download alone decides item 3.
+    Download,
+    /// A GitHub release asset.
+    Github(GithubPlace),
+}
+
 /// The facts about a valid manifest that only the world outside it holds.
 #[derive(Clone, Debug)]
 pub struct Gathered {
     /// Items 3 to 5.
     pub download: Download,
+    /// Where the artifact lives (item 3).
+    pub place: Place,
     /// Item 7.
     pub base: BaseFacts,
     /// Item 8.
@@ -731,7 +870,11 @@ pub fn evaluate(facts: &Facts<'_>) -> Vec<Item> {
         return items;
     };
     items.push(check_release_tag(&m.build_id, &m.artifact.url));
-    items.extend(download(&gathered.download, m));
+    let mut downloaded = download(&gathered.download, m);
+    if let Place::Github(place) = &gathered.place {
+        github_place(place, m, &mut downloaded);
+    }
+    items.extend(downloaded);
     items.push(signature(facts.parsed, &facts.policy));
     items.push(no_downgrade(
         &gathered.base,

@@ -51,7 +51,7 @@ pub struct SigningConfig {
 }
 
 /// `[github]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GithubConfig {
     /// `OWNER/REPO`.
@@ -61,13 +61,15 @@ pub struct GithubConfig {
 }
 
 /// `[oci]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OciConfig {
     /// `REGISTRY/REPOSITORY`.
     pub repository: Option<String>,
     /// Media type of the payload layer.
     pub media_type: Option<String>,
+    /// `publish oci` signs; `verify` requires the signature.
+    pub cosign: Option<bool>,
 }
 
 /// `[dir]`.
@@ -107,6 +109,10 @@ pub struct Settings {
     pub dir_path: Option<PathBuf>,
     /// `[dir] base_url`.
     pub dir_base_url: Option<String>,
+    /// `[github]` as written.
+    pub github: GithubConfig,
+    /// `[oci]` as written.
+    pub oci: OciConfig,
     /// `channels` was set in `otactl.toml`: those channels are configured, not
     /// defaults.
     pub channels_configured: bool,
@@ -247,6 +253,8 @@ impl Settings {
             source: file.source.map(PathBuf::from),
             dir_path: dir.path.map(|p| root.join(p)),
             dir_base_url: dir.base_url,
+            github: file.github.unwrap_or_default(),
+            oci: file.oci.unwrap_or_default(),
             channels_configured,
             layout_note: None,
         })

@@ -236,6 +236,24 @@ pub enum Error {
         /// What it is and why that is refused.
         message: String,
     },
+    /// A remote failed after retries (network, GitHub, a registry).
+    #[error(transparent)]
+    Remote(#[from] crate::remote::http::RemoteError),
+    /// A publish the remote's state makes unsafe: two releases with one tag, a
+    /// published immutable release without the asset, a full release.
+    #[error("{message}")]
+    PublishRefused {
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// No token for a remote that needs one.
+    #[error(
+        "no GitHub token: {why}; set `GH_TOKEN` (or `GITHUB_TOKEN`) to a token that may write releases of the repository (in GitHub Actions: `GH_TOKEN: ${{{{ github.token }}}}` with `permissions: contents: write`)"
+    )]
+    MissingToken {
+        /// What needs it.
+        why: String,
+    },
     /// git could not be started.
     #[error("cannot run `git`; install git and make sure it is on PATH")]
     GitMissing(#[source] std::io::Error),
@@ -278,7 +296,9 @@ impl Error {
             | Error::Secrets { .. }
             | Error::UnsafePath { .. }
             | Error::AssetConflict { .. }
-            | Error::WouldUnsign { .. } => ExitCode::Refused,
+            | Error::WouldUnsign { .. }
+            | Error::PublishRefused { .. } => ExitCode::Refused,
+            Error::Remote(_) => ExitCode::Remote,
             Error::Read { .. }
             | Error::Write { .. }
             | Error::TooLarge { .. }
@@ -295,6 +315,7 @@ impl Error {
             | Error::Config { .. }
             | Error::Git { .. }
             | Error::GitMissing(_)
+            | Error::MissingToken { .. }
             | Error::Json(_) => ExitCode::Usage,
         }
     }

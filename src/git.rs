@@ -205,3 +205,13 @@ pub fn commits_touching(dir: &Path, needle: &str, file: &Path) -> Result<Vec<Str
 pub fn is_work_tree(dir: &Path) -> bool {
     git(dir, &["rev-parse", "--is-inside-work-tree"]).is_ok_and(|o| o.status.success())
 }
+
+/// The URL of the remote `name` of the work tree at `dir`, if it has one.
+pub fn remote_url(dir: &Path, name: &str) -> Option<String> {
+    let key = format!("remote.{name}.url");
+    let out = git(dir, &["config", "--get", &key]).ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        .filter(|url| !url.is_empty())
+}

@@ -25,6 +25,7 @@ pub mod progress;
 pub mod remote;
 pub mod repo;
 pub mod secrets;
+pub mod settings;
 pub mod tarball;
 pub mod text;
 

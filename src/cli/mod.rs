@@ -7,6 +7,7 @@ mod key;
 mod lint;
 mod manifest;
 mod publish;
+mod remote;
 mod tar;
 mod verify;
 
@@ -117,6 +118,16 @@ impl Ctx {
             self.printer.detail(note);
         }
         Ok(repo)
+    }
+}
+
+impl Ctx {
+    /// The HTTP client, its `-v` traces going to stderr.
+    fn client(&self) -> Result<crate::remote::http::Client> {
+        let printer = self.printer.clone();
+        let trace: crate::remote::http::Trace =
+            std::sync::Arc::new(move |line: &str| printer.detail(line));
+        Ok(crate::remote::http::Client::new(Some(trace))?)
     }
 }
 

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::Ctx;
+use super::remote::RemoteArgs;
 use crate::checklist::Report;
 use crate::error::{ExitCode, Result};
 use crate::ops::verify::{self, Request};
@@ -61,9 +62,15 @@ pub(crate) struct VerifyArgs {
     /// learn the size and hash of any file the runner can read.
     #[arg(long)]
     allow_file_url: bool,
+    /// Let item 3 pass for an artifact outside where this repository publishes (a
+    /// release of another GitHub repository, such as a fork's).
+    #[arg(long)]
+    allow_foreign_artifact: bool,
     /// Output format: `markdown` is the PR body; `github` prints workflow commands.
     #[arg(long, default_value = "text", value_parser = Format::parser(Format::CHECKLIST))]
     format: Format,
+    #[command(flatten)]
+    remote: RemoteArgs,
 }
 
 fn parse_size(s: &str) -> std::result::Result<u64, String> {
@@ -108,8 +115,11 @@ impl VerifyArgs {
             deadline: self.deadline,
             allow_file_url: self.allow_file_url,
             in_ci: crate::config::in_ci(),
+            allow_foreign_artifact: self.allow_foreign_artifact,
+            remote: self.remote.flags(),
         };
-        let report = verify::verify(&repo, &request, &ctx.printer.reporter())?;
+        let client = ctx.client()?;
+        let report = verify::verify(&repo, &client, &request, &ctx.printer.reporter())?;
         print(ctx, self.format, &report)?;
         Ok(report.exit_code())
     }

@@ -5,7 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::checklist::{self, BaseFacts, Download, Facts, Gathered, Hashed, Promotion, Report};
+use crate::checklist::{
+    self, BaseFacts, Download, Facts, Gathered, GithubAnswer, GithubPlace, Hashed, Place,
+    Promotion, Report,
+};
 use crate::error::{Error, Result};
 use crate::fsx;
 use crate::git;
@@ -14,8 +17,11 @@ use crate::inspect::{UnpackLimit, inspect_tar_gz};
 use crate::lint::SignaturePolicy;
 use crate::manifest::{ArtifactKind, MAX_MANIFEST_BYTES, Manifest};
 use crate::progress::{ProgressReader, Reporter};
-use crate::remote::fetch::{self, Cutoff, FetchError, FileUrls, Limits, Retry};
+use crate::remote::fetch::{self, Cutoff, FetchError, FileUrls, Limits, Payload};
+use crate::remote::github::{GitHub, ReleaseAsset, token_from_env};
+use crate::remote::http::Client;
 use crate::repo::{Repo, read_for_check};
+use crate::settings::{self, Environment, GithubSettings, RemoteFlags};
 
 /// What to check, and how far a download may go.
 #[derive(Clone, Debug)]
@@ -44,6 +50,10 @@ pub struct Request {
     pub allow_file_url: bool,
     /// Whether this runs in CI (SPEC 6).
     pub in_ci: bool,
+    /// Item 3 passes for an artifact outside where this repository publishes.
+    pub allow_foreign_artifact: bool,
+    /// `--api-url`, `--repo`, `--insecure`.
+    pub remote: RemoteFlags,
 }
 
 /// The manifest file of `channel`, which must be one of the repository's and have one.
@@ -63,11 +73,21 @@ pub fn channel_manifest(repo: &Repo, channel: &str) -> Result<PathBuf> {
 }
 
 /// Runs the checklist on `request.manifest`.
-pub fn verify(repo: &Repo, request: &Request, reporter: &dyn Reporter) -> Result<Report> {
+pub fn verify(
+    repo: &Repo,
+    client: &Client,
+    request: &Request,
+    reporter: &dyn Reporter,
+) -> Result<Report> {
     let path = &request.manifest;
     let trusted = repo.trusted_keys(&request.pubkeys)?;
     let parsed = read_for_check(path, &repo.rules(path))?;
     let manifest = parsed.manifest.as_ref();
+    let github = settings::github(
+        &repo.settings,
+        &request.remote,
+        &Environment::read(&repo.settings),
+    )?;
     let facts = Facts {
         parsed: &parsed,
         policy: SignaturePolicy {
@@ -75,10 +95,14 @@ pub fn verify(repo: &Repo, request: &Request, reporter: &dyn Reporter) -> Result
             require: request.require_signature || repo.settings.require_signature,
         },
         lenient: repo.lenient_rules(),
-        gathered: manifest.map(|m| Gathered {
-            download: download(repo, request, m, reporter),
-            base: base_facts(path, request.base.as_deref()),
-            promotion: promotion(repo, m),
+        gathered: manifest.map(|m| {
+            let (place, download) = place_and_download(repo, client, &github, request, m, reporter);
+            Gathered {
+                download,
+                place,
+                base: base_facts(path, request.base.as_deref()),
+                promotion: promotion(repo, m),
+            }
         }),
         strict_order: request.strict_order,
     };
@@ -91,9 +115,105 @@ pub fn verify(repo: &Repo, request: &Request, reporter: &dyn Reporter) -> Result
     ))
 }
 
-/// Items 3 to 5: one streamed read of the artifact that hashes it, bounds it and,
-/// for a source tarball, inspects it.
-fn download(repo: &Repo, request: &Request, m: &Manifest, reporter: &dyn Reporter) -> Download {
+/// Items 3 to 5: for a GitHub release link, what the API says of the asset; then one
+/// streamed read of the artifact that hashes it, bounds it and, for a source tarball,
+/// inspects it. The link is downloaded as a device does, without the token; only when
+/// it answers 404 and a token is set does the download go through the asset API.
+fn place_and_download(
+    repo: &Repo,
+    client: &Client,
+    github: &GithubSettings,
+    request: &Request,
+    m: &Manifest,
+    reporter: &dyn Reporter,
+) -> (Place, Download) {
+    let link = url::Url::parse(&m.artifact.url)
+        .ok()
+        .and_then(|url| github.api.release_asset(&url));
+    let Some(link) = link else {
+        return (
+            Place::Download,
+            download(client, repo, request, m, reporter, None),
+        );
+    };
+    let configured = github.repository.as_ref().map(|(r, _)| r);
+    let mut place = GithubPlace {
+        found: link.repository.to_string(),
+        configured: configured.map(ToString::to_string),
+        foreign: configured.is_some_and(|c| !c.is(&link.repository)),
+        allow_foreign: request.allow_foreign_artifact,
+        tag: link.tag.clone(),
+        asset: link.name.clone(),
+        api: GithubAnswer::NotAsked,
+        via_api: false,
+    };
+    if request.offline {
+        return (Place::Github(place), Download::Offline);
+    }
+    let gh = GitHub::new(
+        client,
+        github.api.clone(),
+        link.repository.clone(),
+        token_from_env(),
+    );
+    let asset_id;
+    (place.api, asset_id) = ask_github(&gh, &link);
+    let fallback = asset_id.filter(|_| gh.token().is_some());
+    let mut via_api = false;
+    let download = download(
+        client,
+        repo,
+        request,
+        m,
+        reporter,
+        fallback.map(|id| (&gh, id, &mut via_api)),
+    );
+    place.via_api = via_api;
+    (Place::Github(place), download)
+}
+
+/// What the API says of the asset a link names, and its id.
+fn ask_github(gh: &GitHub<'_>, link: &ReleaseAsset) -> (GithubAnswer, Option<u64>) {
+    let release = match gh.published_release(&link.tag) {
+        Ok(Some(release)) => release,
+        Ok(None) => return (GithubAnswer::NoRelease, None),
+        Err(e) => return (GithubAnswer::Failed(e.to_string()), None),
+    };
+    let listed = release
+        .assets
+        .iter()
+        .find(|a| a.name == link.name && a.is_uploaded())
+        .cloned();
+    let asset = match listed {
+        Some(asset) => Some(asset),
+        None => match gh.assets(release.id) {
+            Ok(all) => all
+                .into_iter()
+                .find(|a| a.name == link.name && a.is_uploaded()),
+            Err(e) => return (GithubAnswer::Failed(e.to_string()), None),
+        },
+    };
+    match asset {
+        Some(asset) => (
+            GithubAnswer::Asset {
+                sha256: asset.sha256(),
+            },
+            Some(asset.id),
+        ),
+        None => (GithubAnswer::NoAsset, None),
+    }
+}
+
+/// The streamed read of items 3 to 5; `api` is the asset API to fall back on when
+/// the link answers 404 (and where to note that it was used).
+fn download(
+    client: &Client,
+    repo: &Repo,
+    request: &Request,
+    m: &Manifest,
+    reporter: &dyn Reporter,
+    api: Option<(&GitHub<'_>, u64, &mut bool)>,
+) -> Download {
     if request.offline {
         return Download::Offline;
     }
@@ -110,7 +230,20 @@ fn download(repo: &Repo, request: &Request, m: &Manifest, reporter: &dyn Reporte
         deadline: request.deadline,
         files,
     };
-    let payload = match fetch::open(&m.artifact.url, &Retry::default(), &limits) {
+    let opened = match (fetch::open(client, &m.artifact.url, &limits), api) {
+        (Err(FetchError::Missing(why)), Some((gh, id, via_api))) => match gh.download_asset(id) {
+            Ok(response) => {
+                *via_api = true;
+                let length = response.content_length();
+                Ok(fetch::guarded(response.into_reader(), length, &limits))
+            }
+            Err(e) => Err(FetchError::Missing(format!(
+                "{why}; through the asset API: {e}"
+            ))),
+        },
+        (opened, _) => opened,
+    };
+    let payload: Payload = match opened {
         Ok(payload) => payload,
         Err(FetchError::OutsideFolder) => {
             return Download::OutsideFolder {
@@ -256,6 +389,10 @@ mod tests {
     use crate::ops::manifest::{NewRequest, new};
     use crate::progress::Silent;
 
+    fn client() -> Client {
+        Client::new(None).unwrap()
+    }
+
     fn request(manifest: PathBuf, offline: bool) -> Request {
         Request {
             manifest,
@@ -269,6 +406,8 @@ mod tests {
             deadline: Duration::from_secs(10),
             allow_file_url: false,
             in_ci: true,
+            allow_foreign_artifact: false,
+            remote: RemoteFlags::default(),
         }
     }
 
@@ -300,11 +439,11 @@ mod tests {
         let manifest = release(dir.path(), &repo, b"firmware");
         let mut online = request(manifest.clone(), false);
         online.in_ci = false;
-        let report = verify(&repo, &online, &Silent).unwrap();
+        let report = verify(&repo, &client(), &online, &Silent).unwrap();
         let statuses: Vec<Status> = report.items.iter().map(|i| i.status).collect();
         assert_eq!(statuses[..4], [Status::Pass; 4], "{report:#?}");
         assert_eq!(report.exit_code(), crate::error::ExitCode::Success);
-        let offline = verify(&repo, &request(manifest, true), &Silent).unwrap();
+        let offline = verify(&repo, &client(), &request(manifest, true), &Silent).unwrap();
         assert_eq!(offline.items[2].status, Status::Skip);
     }
 
@@ -313,7 +452,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repo::for_tests(dir.path());
         let manifest = release(dir.path(), &repo, b"firmware");
-        let report = verify(&repo, &request(manifest, false), &Silent).unwrap();
+        let report = verify(&repo, &client(), &request(manifest, false), &Silent).unwrap();
         assert_eq!(report.items[2].status, Status::Fail, "{report:#?}");
         assert!(report.items[2].reason.contains("`--allow-file-url`"));
     }

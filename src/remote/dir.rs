@@ -9,21 +9,7 @@ use crate::build_id::BuildId;
 use crate::error::{Error, Result};
 use crate::fsx::{self, EntryKind};
 use crate::hash::{self, HashingWriter};
-
-/// Where and how a file was published.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct Published {
-    /// The URL devices download from.
-    pub url: String,
-    /// The file in the release folder.
-    pub path: PathBuf,
-    /// SHA-256 of the file.
-    pub sha256: String,
-    /// Its size.
-    pub size: u64,
-    /// Whether it was there already with the same content.
-    pub already_present: bool,
-}
+use crate::remote::{Published, Target};
 
 /// Where a setting of the release folder came from, so that an error about its value
 /// names that place, not a flag that was never given.
@@ -187,11 +173,13 @@ fn place(
         return already_there(&dest, url, sha256);
     }
     Ok(Published {
+        target: Target::Dir,
         url,
-        path: dest,
         sha256,
         size,
-        already_present: false,
+        already_there: false,
+        asset_id: None,
+        path: Some(dest),
     })
 }
 
@@ -224,11 +212,13 @@ fn already_there(dest: &Path, url: String, new: String) -> Result<Published> {
         });
     }
     Ok(Published {
+        target: Target::Dir,
         url,
-        path: dest.to_owned(),
         sha256: existing,
         size,
-        already_present: true,
+        already_there: true,
+        asset_id: None,
+        path: Some(dest.to_owned()),
     })
 }
 

@@ -11,13 +11,12 @@
 use std::collections::VecDeque;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::fsx;
 use crate::manifest::fields::{check_url, without_userinfo};
+use crate::remote::http::{Client, Refusal, RemoteError, Request, Verdict, verdict};
 use crate::text::code;
 
 /// Why a payload could not be opened.
@@ -40,27 +39,6 @@ pub struct Payload {
     pub reader: Box<dyn Read + Send>,
     /// `Content-Length` or the file size, when known.
     pub length: Option<u64>,
-}
-
-/// Retry policy for opening a download (before any byte is read).
-#[derive(Clone, Debug)]
-pub struct Retry {
-    /// Attempts in all.
-    pub attempts: u32,
-    /// First pause; doubled after each attempt.
-    pub backoff: Duration,
-    /// No pause is longer, whatever the doubling or the server's `Retry-After`.
-    pub max_pause: Duration,
-}
-
-impl Default for Retry {
-    fn default() -> Self {
-        Retry {
-            attempts: 4,
-            backoff: Duration::from_millis(200),
-            max_pause: Duration::from_secs(60),
-        }
-    }
 }
 
 /// Where `file://` URLs may point.
@@ -96,8 +74,6 @@ impl Default for Limits {
 pub const STALL_WINDOW: Duration = Duration::from_secs(30);
 /// 1 KiB/s over [`STALL_WINDOW`].
 pub const STALL_MIN_BYTES: u64 = 1024 * STALL_WINDOW.as_secs();
-/// Redirects followed at most.
-pub const MAX_REDIRECTS: usize = 10;
 /// How long one attempt waits for the server's answer (status and headers).
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often a waiting read looks at the clock.
@@ -201,8 +177,8 @@ impl Deadline {
     }
 }
 
-/// Opens `url` for reading.
-pub fn open(url: &str, retry: &Retry, limits: &Limits) -> Result<Payload, FetchError> {
+/// Opens `url` for reading, with `client`'s retry policy; no credential is sent.
+pub fn open(client: &Client, url: &str, limits: &Limits) -> Result<Payload, FetchError> {
     let deadline = Deadline::new(limits.deadline);
     let parsed = url::Url::parse(url)
         .map_err(|e| FetchError::Missing(format!("`{url}` is not a URL: {e}")))?;
@@ -230,10 +206,24 @@ pub fn open(url: &str, retry: &Retry, limits: &Limits) -> Result<Payload, FetchE
                 length: Some(length),
             })
         }
-        "http" | "https" => get(url, retry, deadline),
+        "http" | "https" => get(client, &parsed, deadline),
         other => Err(FetchError::Missing(format!(
             "`{other}://` URLs cannot be downloaded"
         ))),
+    }
+}
+
+/// A stream bounded like a download of `url`: the stall limit and `limits.deadline`
+/// from now (for a body fetched another way, such as GitHub's asset API).
+pub fn guarded(
+    reader: impl Read + Send + 'static,
+    length: Option<u64>,
+    limits: &Limits,
+) -> Payload {
+    let now = Instant::now();
+    Payload {
+        reader: Box::new(Guarded::new(reader, now, Deadline::new(limits.deadline))),
+        length,
     }
 }
 
@@ -252,31 +242,6 @@ fn allowed_file(path: &Path, files: &FileUrls) -> Result<PathBuf, FetchError> {
             }
         }
     }
-}
-
-/// The pause before the next attempt: the one before (`previous`, none before the
-/// first retry) doubled, or the server's `Retry-After` when longer, and never more
-/// than `max_pause`. Pure, so the policy is tested without sleeping.
-pub fn next_pause(retry: &Retry, previous: Option<Duration>, after: Option<Duration>) -> Duration {
-    let doubled = previous.map_or(retry.backoff, |p| p.saturating_mul(2));
-    doubled.max(after.unwrap_or_default()).min(retry.max_pause)
-}
-
-/// A redirect otactl does not follow.
-#[derive(Debug, thiserror::Error)]
-enum Refusal {
-    #[error(
-        "redirect {hop} leads to `{shown}`, which the URL rules refuse: {reason}; otactl did not follow it: point `artifact.url` at a server whose redirects stay within the rules"
-    )]
-    Hop {
-        hop: usize,
-        shown: String,
-        reason: String,
-    },
-    #[error(
-        "more than {MAX_REDIRECTS} redirects (the last to `{shown}`); otactl did not follow it: point `artifact.url` at the asset itself"
-    )]
-    TooMany { shown: String },
 }
 
 /// Whether a redirect may lead to `url`: the rules of `artifact.url` (SPEC 2.1), and
@@ -305,90 +270,73 @@ pub fn shown(url: &url::Url) -> String {
     crate::text::cap(url.as_str()).into_owned()
 }
 
-fn get(url: &str, retry: &Retry, deadline: Deadline) -> Result<Payload, FetchError> {
-    // Redirects followed in the current attempt, to number a hop refused later.
-    let followed = Arc::new(AtomicUsize::new(0));
-    let counter = followed.clone();
-    let policy = reqwest::redirect::Policy::custom(move |attempt| {
-        let hop = attempt.previous().len();
-        if hop > MAX_REDIRECTS {
-            let shown = shown(attempt.url());
-            return attempt.error(Refusal::TooMany { shown });
-        }
-        match check_hop(attempt.url()) {
-            Ok(()) => {
-                counter.store(hop, Ordering::SeqCst);
-                attempt.follow()
-            }
-            Err(reason) => {
-                let shown = shown(attempt.url());
-                attempt.error(Refusal::Hop { hop, shown, reason })
-            }
-        }
-    });
-    let client = reqwest::blocking::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        // The download's own clock is the deadline; this only ends a forgotten thread.
-        .timeout(Duration::from_secs(60))
-        .redirect(policy)
-        .user_agent(concat!("otactl/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| FetchError::Remote(format!("cannot start the HTTP client: {e}")))?;
-    let attempts = retry.attempts.max(1);
+fn get(client: &Client, url: &url::Url, deadline: Deadline) -> Result<Payload, FetchError> {
+    let policy = &client.policy;
+    let attempts = policy.attempts.max(1);
     let mut pause = None;
     let mut last = String::new();
     for attempt in 1..=attempts {
-        followed.store(0, Ordering::SeqCst);
         let started = Instant::now();
+        let wait = ANSWER_TIMEOUT.min(deadline.remaining());
+        let mut request = Request::new(reqwest::Method::GET, url.clone(), "download");
+        request.timeout = Some(wait);
         let mut after = None;
-        match send_within(&client, url, ANSWER_TIMEOUT.min(deadline.remaining())) {
-            None if deadline.remaining().is_zero() => {
+        match client.send_once(request) {
+            Err(RemoteError::Transport {
+                timed_out: true, ..
+            }) if wait < ANSWER_TIMEOUT => {
                 return Err(FetchError::Remote(format!(
                     "no answer within `--deadline` {}; raise `--deadline` if the server is that slow",
                     human(deadline.limit)
                 )));
             }
-            None => last = format!("no answer within {} s", ANSWER_TIMEOUT.as_secs()),
-            Some(Ok(response)) => {
+            Err(RemoteError::Transport {
+                timed_out: true, ..
+            }) => {
+                last = format!("no answer within {} s", ANSWER_TIMEOUT.as_secs());
+            }
+            // A refused or endless redirect does not heal: no retry.
+            Err(RemoteError::Redirect { refusal, .. }) => {
+                let advice = match refusal {
+                    Refusal::Hop { .. } => {
+                        "point `artifact.url` at a server whose redirects stay within the rules"
+                    }
+                    Refusal::TooMany { .. } | Refusal::NoLocation { .. } => {
+                        "point `artifact.url` at the asset itself"
+                    }
+                };
+                let text = format!("{refusal}: {advice}");
+                return Err(match refusal {
+                    Refusal::TooMany { .. } => FetchError::Remote(text),
+                    Refusal::Hop { .. } | Refusal::NoLocation { .. } => FetchError::Refused(text),
+                });
+            }
+            Err(RemoteError::Transport { message, .. }) => last = message,
+            Err(other) => last = other.to_string(),
+            Ok(response) => {
                 let status = response.status();
                 if status.is_success() {
                     let length = response.content_length();
                     return Ok(Payload {
-                        reader: Box::new(Guarded::new(response, started, deadline)),
+                        reader: Box::new(Guarded::new(response.into_reader(), started, deadline)),
                         length,
                     });
-                }
-                if status.is_redirection() {
-                    // A redirect reqwest could not even take (`file://`, a bad `Location`).
-                    let hop = followed.load(Ordering::SeqCst) + 1;
-                    return Err(unfollowed(&response, hop));
                 }
                 if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
                     return Err(FetchError::Missing(format!("the server answered {status}")));
                 }
                 last = format!("the server answered {status}");
-                let transient =
-                    status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS;
-                if !transient {
-                    return Err(FetchError::Remote(last));
+                match verdict(status, response.headers(), None, SystemTime::now()) {
+                    Verdict::Fail => return Err(FetchError::Remote(last)),
+                    Verdict::Retry(asked) => after = asked,
+                    Verdict::RateLimit(asked) => after = Some(asked),
                 }
-                after = retry_after(&response);
-            }
-            Some(Err(e)) => {
-                // A refused or endless redirect does not heal: no retry.
-                if let Some(refusal) = refusal_of(&e) {
-                    return Err(match refusal {
-                        Refusal::Hop { .. } => FetchError::Refused(refusal.to_string()),
-                        Refusal::TooMany { .. } => FetchError::Remote(refusal.to_string()),
-                    });
-                }
-                last = describe(e);
             }
         }
         if attempt == attempts {
             break;
         }
-        let next = next_pause(retry, pause, after);
+        let next = policy.next_pause(pause, after);
         if next >= deadline.remaining() {
             return Err(FetchError::Remote(format!(
                 "{last} (after {attempt} attempt{}; the next would pass `--deadline` {}, raise it to retry longer)",
@@ -402,84 +350,6 @@ fn get(url: &str, retry: &Retry, deadline: Deadline) -> Result<Payload, FetchErr
     Err(FetchError::Remote(format!(
         "{last} (after {attempts} attempts)"
     )))
-}
-
-/// Sends the GET on its own thread and waits for the answer at most `wait`.
-fn send_within(
-    client: &reqwest::blocking::Client,
-    url: &str,
-    wait: Duration,
-) -> Option<reqwest::Result<reqwest::blocking::Response>> {
-    let (tx, rx) = mpsc::sync_channel(1);
-    let (client, url) = (client.clone(), url.to_owned());
-    // Left behind when the wait ends, the thread ends with the client's own timeout.
-    std::thread::spawn(move || {
-        let _ = tx.send(client.get(&url).send());
-    });
-    rx.recv_timeout(wait).ok()
-}
-
-/// The refusal behind a redirect error, if any.
-fn refusal_of(e: &reqwest::Error) -> Option<&Refusal> {
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        if let Some(refusal) = cause.downcast_ref::<Refusal>() {
-            return Some(refusal);
-        }
-        source = cause.source();
-    }
-    None
-}
-
-/// The error for a 3xx answer that was not followed.
-fn unfollowed(response: &reqwest::blocking::Response, hop: usize) -> FetchError {
-    let location = response
-        .headers()
-        .get(reqwest::header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| response.url().join(v).ok());
-    let status = response.status();
-    let Some(location) = location else {
-        return FetchError::Refused(format!(
-            "redirect {hop} ({status}) has no `Location` otactl can read; point `artifact.url` at the asset itself"
-        ));
-    };
-    match check_hop(&location) {
-        Err(reason) => FetchError::Refused(
-            Refusal::Hop {
-                hop,
-                shown: shown(&location),
-                reason,
-            }
-            .to_string(),
-        ),
-        Ok(()) => FetchError::Refused(format!(
-            "redirect {hop} leads to `{}`, which otactl cannot follow; point `artifact.url` at the asset itself",
-            shown(&location)
-        )),
-    }
-}
-
-fn retry_after(response: &reqwest::blocking::Response) -> Option<Duration> {
-    let value = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
-/// A transport error with its causes, without the URL's query (it may hold a token).
-fn describe(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// A stream read on its own thread, so that the reader waits for it with a clock: a
@@ -630,49 +500,6 @@ impl Read for Guarded {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The pauses slept before attempts 2, 3 and 4 when every answer says `after`.
-    fn pauses(retry: &Retry, after: Option<Duration>) -> Vec<Duration> {
-        let mut previous = None;
-        (0..3)
-            .map(|_| {
-                let next = next_pause(retry, previous, after);
-                previous = Some(next);
-                next
-            })
-            .collect()
-    }
-
-    #[test]
-    fn a_long_retry_after_is_capped_at_every_pause_after_doubling() {
-        let secs = Duration::from_secs;
-        let retry = Retry::default();
-        assert_eq!(pauses(&retry, Some(secs(420))), [secs(60); 3]);
-        assert_eq!(pauses(&retry, Some(secs(60))), [secs(60); 3]);
-        assert_eq!(
-            pauses(&retry, Some(secs(45))),
-            [secs(45), secs(60), secs(60)]
-        );
-    }
-
-    #[test]
-    fn pauses_double_from_the_backoff_up_to_the_cap() {
-        let ms = Duration::from_millis;
-        let retry = Retry::default();
-        assert_eq!(pauses(&retry, None), [ms(200), ms(400), ms(800)]);
-        assert_eq!(pauses(&retry, Some(ms(0))), [ms(200), ms(400), ms(800)]);
-        let slow = Retry {
-            backoff: Duration::from_secs(40),
-            ..Retry::default()
-        };
-        let secs = Duration::from_secs;
-        assert_eq!(pauses(&slow, None), [secs(40), secs(60), secs(60)]);
-        let huge = Retry {
-            backoff: Duration::MAX,
-            ..Retry::default()
-        };
-        assert_eq!(pauses(&huge, None), [secs(60); 3]);
-    }
 
     fn hop(s: &str) -> Result<(), String> {
         check_hop(&url::Url::parse(s).unwrap())

@@ -20,11 +20,12 @@ const SHA: &str = "fee19ee9931cf7f5f2b8321a7cfd6195ef12910d804847cc1c689ce383192
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PublishedJson {
+    target: String,
     url: String,
     path: String,
     sha256: String,
     size: u64,
-    already_present: bool,
+    already_there: bool,
 }
 
 /// A working folder holding `out/app-src-<ID>.tar.gz`.
@@ -311,13 +312,14 @@ fn json_output_describes_the_copy() {
     assert_eq!(first.path, dest.display().to_string());
     assert_eq!(first.sha256, SHA);
     assert_eq!(first.size, 14);
-    assert!(!first.already_present);
+    assert_eq!(first.target, "dir");
+    assert!(!first.already_there);
     let again = json(&publish(&ctx, &args));
     assert_eq!(
         (again.url, again.path, again.sha256, again.size),
         (first.url, first.path, first.sha256, first.size)
     );
-    assert!(again.already_present);
+    assert!(again.already_there);
 }
 
 /// A refused command writes nothing: not even the build's folder.
