@@ -133,7 +133,8 @@ pub fn github(
     let release = find_or_create(&gh, request)?;
     gh.allow_upload_host(&release)
         .map_err(|message| Error::PublishRefused { message })?;
-    let (asset, already_there) = put_asset(&gh, client, &release, &request.file, &name, reporter)?;
+    let (asset, sha256, already_there) =
+        put_asset(&gh, client, &release, &request.file, &name, reporter)?;
     let release = if release.draft {
         gh.publish(release.id)?
     } else {
@@ -152,10 +153,6 @@ pub fn github(
     let url = listed.map_or(asset.browser_download_url.clone(), |a| {
         a.browser_download_url
     });
-    let sha256 = match asset.sha256() {
-        Some(sha) => sha,
-        None => hash::sha256_file(&request.file)?.0,
-    };
     Ok(Published {
         target: Target::Github,
         url,
@@ -205,7 +202,7 @@ fn checked_file(request: &GithubRequest) -> Result<(String, u64)> {
 }
 
 /// The asset `name` of `release` with the content of `file`: the one there, or
-/// uploaded; `true` when it was there already.
+/// uploaded; its SHA-256, and `true` when it was there already.
 fn put_asset(
     gh: &GitHub<'_>,
     client: &Client,
@@ -213,7 +210,7 @@ fn put_asset(
     file: &std::path::Path,
     name: &str,
     reporter: &Arc<dyn Reporter>,
-) -> Result<(Asset, bool)> {
+) -> Result<(Asset, String, bool)> {
     let mut sha256: Option<String> = None;
     let mut attempts = 0;
     let mut deleted = None;
@@ -226,7 +223,7 @@ fn put_asset(
                     None => hash::sha256_file(file)?.0,
                 };
                 same_content(gh, asset, &ours, &release.tag_name)?;
-                return Ok((asset.clone(), attempts == 0));
+                return Ok((asset.clone(), ours, attempts == 0));
             }
             Some(starter) if deleted != Some(starter.id) => {
                 // Left by a broken upload: it holds the name until deleted.
@@ -283,7 +280,7 @@ fn uploaded(
     sent: Option<String>,
     file: &std::path::Path,
     name: &str,
-) -> Result<(Asset, bool)> {
+) -> Result<(Asset, String, bool)> {
     let sent = sent.ok_or_else(|| Error::PublishRefused {
         message: format!(
             "`{}` changed while it was uploaded; publish it again",
@@ -298,7 +295,7 @@ fn uploaded(
             ),
         });
     }
-    Ok((asset, false))
+    Ok((asset, sent, false))
 }
 
 /// An asset of that name is there: success when its content is `ours`, else refused

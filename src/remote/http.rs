@@ -398,6 +398,7 @@ fn shared_http() -> Result<reqwest::blocking::Client, String> {
 /// An answer, after the redirects.
 pub struct Response {
     inner: reqwest::blocking::Response,
+    url: url::Url,
     what: String,
 }
 
@@ -419,12 +420,12 @@ impl Response {
 
     /// The final URL.
     pub fn url(&self) -> &url::Url {
-        self.inner.url()
+        &self.url
     }
 
     /// The body as JSON, at most [`MAX_JSON_BODY`] bytes.
     pub fn json<T: serde::de::DeserializeOwned>(self) -> Result<T, RemoteError> {
-        let url = shown(self.inner.url());
+        let url = shown(&self.url);
         let what = self.what.clone();
         let bytes =
             read_capped(self.inner, MAX_JSON_BODY).map_err(|message| RemoteError::Transport {
@@ -625,7 +626,7 @@ impl Client {
             match body.take() {
                 Some(Body::Bytes(bytes)) => builder = builder.body(bytes),
                 Some(Body::Stream(reader, len)) => {
-                    builder = builder.body(reqwest::blocking::Body::sized(reader, len));
+                    return self.send_stream(builder, reader, len, url, what);
                 }
                 None => {}
             }
@@ -653,6 +654,7 @@ impl Client {
             if !(follows && status.is_redirection()) {
                 return Ok(Response {
                     inner: response,
+                    url,
                     what,
                 });
             }
@@ -688,6 +690,57 @@ impl Client {
             }
             url = next;
         }
+    }
+
+    /// Sends a streamed body through [`super::stream`] (never redirected), with the
+    /// method, headers and timeout `builder` holds.
+    fn send_stream(
+        &self,
+        builder: reqwest::blocking::RequestBuilder,
+        reader: Box<dyn Read + Send>,
+        len: u64,
+        url: url::Url,
+        what: String,
+    ) -> Result<Response, RemoteError> {
+        let request = builder.build().map_err(|e| RemoteError::Transport {
+            what: what.clone(),
+            url: shown(&url),
+            message: describe(e),
+            timed_out: false,
+        })?;
+        let method = request.method().clone();
+        let timeout = request.timeout().copied().unwrap_or(self.policy.timeout);
+        let headers = request.headers().clone();
+        let sent = super::stream::send(
+            method.clone(),
+            &url,
+            headers,
+            reader,
+            len,
+            timeout,
+            MAX_JSON_BODY,
+        );
+        let answer = match sent {
+            Ok(answer) => answer,
+            Err(failed) => {
+                self.trace(&format!("{method} {} -> failed", shown(&url)));
+                return Err(RemoteError::Transport {
+                    what,
+                    url: shown(&url),
+                    message: failed.message,
+                    timed_out: failed.timed_out,
+                });
+            }
+        };
+        self.trace(&format!("{method} {} -> {}", shown(&url), answer.status));
+        let mut response = http::Response::new(answer.body);
+        *response.status_mut() = answer.status;
+        *response.headers_mut() = answer.headers;
+        Ok(Response {
+            inner: reqwest::blocking::Response::from(response),
+            url,
+            what,
+        })
     }
 
     /// Sends a request made by `make`, retrying by the policy: transient faults and

@@ -5,6 +5,7 @@ pub mod dir;
 pub mod fetch;
 pub mod github;
 pub mod http;
+mod stream;
 
 use serde::Serialize;
 
