@@ -6,7 +6,10 @@ use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
-use crate::support::github::{AssetState, Fault, GitHubServer, Host, Route};
+use crate::support::github::{
+    AssetState, FORBIDDEN_MESSAGE, Fault, GitHubServer, Host, IMMUTABLE_DELETE_MESSAGE,
+    IMMUTABLE_UPLOAD_MESSAGE, PRIMARY_RATE_LIMIT_MESSAGE, Route,
+};
 use crate::support::keys::hex;
 
 const TOKEN: &str = "ghp_testtoken";
@@ -49,14 +52,70 @@ fn text<'v>(value: &'v Value, key: &str) -> &'v str {
         .unwrap_or_else(|| panic!("no string `{key}` in {value}"))
 }
 
-/// `DELETE` an asset by its API `url`, which must answer 204.
-fn delete_asset(asset: &Value) {
-    let res = client()
+/// `DELETE` an asset by its API `url`.
+fn delete_request(asset: &Value) -> Response {
+    client()
         .delete(text(asset, "url"))
         .bearer_auth(TOKEN)
         .send()
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+        .unwrap()
+}
+
+/// `DELETE` an asset by its API `url`, which must answer 204.
+fn delete_asset(asset: &Value) {
+    assert_eq!(delete_request(asset).status(), StatusCode::NO_CONTENT);
+}
+
+/// `GET` an asset by its API `url` with `Accept: application/octet-stream`.
+fn get_raw(asset: &Value) -> Response {
+    client()
+        .get(text(asset, "url"))
+        .bearer_auth(TOKEN)
+        .header("Accept", "application/octet-stream")
+        .send()
+        .unwrap()
+}
+
+/// The `Location` of `res`, a `302` to the objects host, and the bytes it serves
+/// without `Authorization`.
+fn follow_to_objects(server: &GitHubServer, res: &Response) -> (String, Vec<u8>) {
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let objects = format!("http://127.0.0.1:{}/objects/", server.objects_port);
+    assert!(location.starts_with(&objects), "{location}");
+    assert!(location.contains("?X-Amz-Signature="), "{location}");
+    let res = client().get(&location).send().unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    (location, res.bytes().unwrap().to_vec())
+}
+
+/// Every item of a paginated list, following the `Link` header's `next`; and the
+/// number of pages.
+fn list_all(server: &GitHubServer, first: &str) -> (Vec<Value>, usize) {
+    let mut path = first.to_owned();
+    let mut items = Vec::new();
+    let mut pages = 0;
+    loop {
+        let res = get(server, &path);
+        assert_eq!(res.status(), StatusCode::OK);
+        let link = res
+            .headers()
+            .get("link")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let page: Vec<Value> = res.read_json().unwrap();
+        items.extend(page);
+        pages += 1;
+        let next = link.as_deref().and_then(|link| {
+            link.split(", ")
+                .find(|part| part.ends_with("rel=\"next\""))
+                .map(|part| part[1..part.find('>').unwrap()].to_owned())
+        });
+        let Some(next) = next else {
+            return (items, pages);
+        };
+        let prefix = server.api_base() + "/";
+        next.strip_prefix(&prefix).unwrap().clone_into(&mut path);
+    }
 }
 
 /// For each request the server got on `host`, whether it carried `Authorization`.
@@ -97,15 +156,19 @@ fn get(server: &GitHubServer, path: &str) -> Response {
         .unwrap()
 }
 
-fn create(server: &GitHubServer, tag: &str, draft: bool) -> Value {
-    let res = client()
+fn create_request(server: &GitHubServer, tag: &str, draft: bool) -> Response {
+    client()
         .post(server.api_url(&format!("repos/{REPO}/releases")))
         .bearer_auth(TOKEN)
         .json_body(
             &json!({"tag_name": tag, "name": tag, "draft": draft, "target_commitish": "main"}),
         )
         .send()
-        .unwrap();
+        .unwrap()
+}
+
+fn create(server: &GitHubServer, tag: &str, draft: bool) -> Value {
+    let res = create_request(server, tag, draft);
     assert_eq!(res.status(), StatusCode::CREATED);
     res.read_json().unwrap()
 }
@@ -182,29 +245,8 @@ fn github_server_list_releases_pages_link_to_the_next() {
     for i in 0..5 {
         create(&server, &format!("v0.{i}.0"), i == 4);
     }
-    let mut path = format!("repos/{REPO}/releases?per_page=2&page=1");
-    let mut tags = Vec::new();
-    let mut pages = 0;
-    loop {
-        let res = get(&server, &path);
-        assert_eq!(res.status(), StatusCode::OK);
-        let link = res
-            .headers()
-            .get("link")
-            .map(|v| v.to_str().unwrap().to_owned());
-        let page: Vec<Value> = res.read_json().unwrap();
-        assert!(page.len() <= 2);
-        tags.extend(page.iter().map(|r| text(r, "tag_name").to_owned()));
-        pages += 1;
-        let next = link.as_deref().and_then(|link| {
-            link.split(", ")
-                .find(|part| part.ends_with("rel=\"next\""))
-                .map(|part| part[1..part.find('>').unwrap()].to_owned())
-        });
-        let Some(next) = next else { break };
-        let prefix = server.api_base() + "/";
-        path = next.strip_prefix(&prefix).unwrap().to_owned();
-    }
+    let (releases, pages) = list_all(&server, &format!("repos/{REPO}/releases?per_page=2&page=1"));
+    let tags: Vec<&str> = releases.iter().map(|r| text(r, "tag_name")).collect();
     assert_eq!(pages, 3);
     // Newest first, the draft included.
     assert_eq!(tags, ["v0.4.0", "v0.3.0", "v0.2.0", "v0.1.0", "v0.0.0"]);
@@ -283,19 +325,10 @@ fn github_server_download_redirects_to_another_host_and_records_authorization() 
         server.api_url(&format!("{REPO}/releases/download/v1.0.0/fw.bin"))
     );
 
-    let res = client().get(url).send().unwrap();
-    assert_eq!(res.status(), StatusCode::FOUND);
-    let location = res.headers()["location"].to_str().unwrap().to_owned();
-    assert!(
-        location.starts_with(&format!("http://127.0.0.1:{}/", server.objects_port)),
-        "{location}"
-    );
-    assert_ne!(server.objects_port, server.api_port);
-
     // Without Authorization the redirect host serves the bytes and saw none.
-    let res = client().get(&location).send().unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.bytes().unwrap().as_ref(), b"firmware bytes");
+    let (location, bytes) = follow_to_objects(&server, &client().get(url).send().unwrap());
+    assert_ne!(server.objects_port, server.api_port);
+    assert_eq!(bytes, b"firmware bytes");
     assert!(!server.redirect_host_saw_authorization());
 
     // A client that carries the token across the redirect is seen.
@@ -353,10 +386,37 @@ fn github_server_rate_limit_headers_and_token() {
         .unwrap();
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
 
-    // The requests are recorded, and whether they were authorised, never the token.
-    let seen: Vec<bool> = server.requests().iter().map(|r| r.authorization).collect();
-    assert_eq!(seen, [true, false, true]);
+    // The requests are recorded, whether they were authorised and with the token,
+    // never the token.
+    let seen: Vec<(bool, bool)> = server
+        .requests()
+        .iter()
+        .map(|r| (r.authorization, r.authorization_matches))
+        .collect();
+    assert_eq!(seen, [(true, true), (false, false), (true, false)]);
     assert!(!format!("{:?}", server.requests()).contains(TOKEN));
+    // The token as an Authorization value is not "seen"; any other value is.
+    assert!(server.saw_text(&format!("GET /repos/{REPO}/releases HTTP/1.1")));
+    assert!(server.saw_text("ghp_wrong"));
+    assert!(!server.saw_text(TOKEN));
+
+    // The token anywhere else, in a URL or in another header, is seen.
+    let in_query = |server: &GitHubServer| {
+        client().get(server.api_url(&format!("repos/{REPO}/releases?access_token={TOKEN}")))
+    };
+    let in_header = |server: &GitHubServer| {
+        client()
+            .get(server.api_url(&format!("repos/{REPO}/releases")))
+            .header("X-Debug", format!("Bearer {TOKEN}"))
+    };
+    for leak in [
+        &in_query as &dyn Fn(&GitHubServer) -> RequestBuilder,
+        &in_header,
+    ] {
+        let server = GitHubServer::with_token(TOKEN);
+        leak(&server).bearer_auth(TOKEN).send().unwrap();
+        assert!(server.saw_text(TOKEN));
+    }
 }
 
 #[test]
@@ -490,4 +550,210 @@ fn github_server_publishing_onto_a_taken_tag_is_refused() {
         .send()
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[test]
+fn github_server_asset_api_answers_json_or_redirects_octet_stream_to_the_objects_host() {
+    let (server, asset) = with_one_asset("v1.0.0", false, "fw.bin", b"firmware bytes");
+    let path = format!("repos/{REPO}/releases/assets/{}", asset["id"]);
+    assert_eq!(text(&asset, "url"), server.api_url(&path));
+    let res = get(&server, &path);
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.read_json::<Value>().unwrap(), asset);
+
+    let (location, bytes) = follow_to_objects(&server, &get_raw(&asset));
+    assert!(
+        location.contains(&format!("/objects/{}?", asset["id"])),
+        "{location}"
+    );
+    assert_eq!(bytes, b"firmware bytes");
+    assert!(!server.redirect_host_saw_authorization());
+
+    // The asset API needs the token, and knows only this repository's assets.
+    let anonymous = client().get(server.api_url(&path)).send().unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let other = path.replace("acme/firmware", "acme/other");
+    assert_eq!(get(&server, &other).status(), StatusCode::NOT_FOUND);
+
+    // `releases/assets/{id}` is the asset's route, with its Accept header recorded.
+    let seen: Vec<(Option<Route>, Option<String>)> = server
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("/releases/assets/"))
+        .map(|r| (r.route(), r.accept.clone()))
+        .collect();
+    let accept = |a: &str| (Some(Route::GetAsset), Some(a.to_owned()));
+    assert_eq!(
+        seen[..2],
+        [
+            accept("application/vnd.github+json"),
+            accept("application/octet-stream")
+        ]
+    );
+}
+
+#[test]
+fn github_server_private_repository_download_link_is_not_found_but_the_asset_api_serves() {
+    let (server, asset) = with_one_asset("v1.0.0", false, "fw.bin", b"private bytes");
+    let link = text(&asset, "browser_download_url");
+    server.set_private(true);
+    assert_eq!(
+        client().get(link).send().unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    let (_, bytes) = follow_to_objects(&server, &get_raw(&asset));
+    assert_eq!(bytes, b"private bytes");
+    server.set_private(false);
+    let (_, bytes) = follow_to_objects(&server, &client().get(link).send().unwrap());
+    assert_eq!(bytes, b"private bytes");
+}
+
+#[test]
+fn github_server_apply_then_serves_the_request_and_answers_the_fault() {
+    let server = GitHubServer::with_token(TOKEN);
+    let release = create(&server, "v1.0.0", true);
+    let bytes = vec![9u8; 70_000];
+    server.inject(Route::UploadAsset, [Fault::ApplyThen(502)]);
+    let res = upload(&release, "fw.bin", bytes.clone());
+    assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(res.read_json::<Value>().unwrap()["message"], "Server Error");
+    let asset = server.releases()[0].assets[0].clone();
+    assert_eq!(asset.state, AssetState::Uploaded);
+    let digest = format!("sha256:{}", sha256_hex(&bytes));
+    assert_eq!(asset.digest.as_deref(), Some(digest.as_str()));
+    assert_eq!(server.asset_bytes(asset.id), bytes);
+    // The retry finds the name taken: GitHub's `already_exists`.
+    let retry = upload(&release, "fw.bin", bytes);
+    assert_eq!(retry.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        retry.read_json::<Value>().unwrap()["errors"][0]["code"],
+        "already_exists"
+    );
+
+    server.inject(Route::CreateRelease, [Fault::ApplyThen(500)]);
+    let res = create_request(&server, "v2.0.0", true);
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let tags: Vec<String> = server.releases().into_iter().map(|r| r.tag_name).collect();
+    assert_eq!(tags, ["v1.0.0", "v2.0.0"]);
+    // The JSON body of an API request is recorded.
+    let last = server.requests().pop().unwrap();
+    assert_eq!(last.json.unwrap()["tag_name"], "v2.0.0");
+}
+
+#[test]
+fn github_server_forbidden_and_rate_limit_faults_without_retry_after() {
+    let server = GitHubServer::with_token(TOKEN);
+    let path = format!("repos/{REPO}/releases");
+    server.inject(
+        Route::ListReleases,
+        [
+            Fault::PrimaryRateLimit { reset_in: 3600 },
+            Fault::Forbidden,
+            Fault::SecondaryWithoutRetryAfter,
+        ],
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut remaining = Vec::new();
+    let mut messages = Vec::new();
+    for _ in 0..3 {
+        let res = get(&server, &path);
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        assert!(!res.headers().contains_key("retry-after"));
+        let header = |name: &str| -> u64 { res.headers()[name].to_str().unwrap().parse().unwrap() };
+        remaining.push(header("x-ratelimit-remaining"));
+        if remaining.len() == 1 {
+            let reset = header("x-ratelimit-reset");
+            assert!(
+                (now + 3500..now + 3700).contains(&reset),
+                "{reset} vs {now}"
+            );
+        }
+        messages.push(text(&res.read_json::<Value>().unwrap(), "message").to_owned());
+    }
+    assert_eq!(remaining[0], 0);
+    assert!(remaining[1] > 0 && remaining[2] > 0, "{remaining:?}");
+    assert_eq!(
+        messages[..2],
+        [PRIMARY_RATE_LIMIT_MESSAGE, FORBIDDEN_MESSAGE]
+    );
+    assert!(messages[2].contains("secondary rate limit"), "{messages:?}");
+    assert_eq!(get(&server, &path).status(), StatusCode::OK);
+}
+
+#[test]
+fn github_server_starting_state_assets_with_and_without_digest_starter_and_placeholders() {
+    let server = GitHubServer::with_token(TOKEN);
+    let id = server.add_release(REPO, "v1.0.0", false);
+    let old = server.add_asset(id, "old.bin", b"old bytes", false);
+    let new = server.add_asset(id, "new.bin", b"new bytes", true);
+    let starter = server.add_starter_asset(id, "cut.bin");
+    server.add_placeholder_assets(id, 997);
+    assert_eq!(server.asset_bytes(old), b"old bytes");
+    assert_eq!(server.asset_bytes(new), b"new bytes");
+
+    let (assets, pages) = list_all(
+        &server,
+        &format!("repos/{REPO}/releases/{id}/assets?per_page=100"),
+    );
+    assert_eq!((assets.len(), pages), (1000, 10));
+    let ids: Vec<u64> = assets[..3]
+        .iter()
+        .map(|a| a["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [old, new, starter]);
+    assert_eq!(assets[0]["digest"], Value::Null);
+    assert_eq!(
+        assets[1]["digest"],
+        format!("sha256:{}", sha256_hex(b"new bytes"))
+    );
+    assert_eq!(
+        (&assets[2]["state"], &assets[1]["state"]),
+        (&json!("starter"), &json!("uploaded"))
+    );
+    // An asset without a digest is served like any other.
+    let (_, bytes) = follow_to_objects(&server, &get_raw(&assets[0]));
+    assert_eq!(bytes, b"old bytes");
+    let release: Value = get(&server, &format!("repos/{REPO}/releases/{id}"))
+        .read_json()
+        .unwrap();
+    assert_eq!(release["assets"].as_array().unwrap().len(), 1000);
+    assert_eq!(release["immutable"], false);
+}
+
+#[test]
+fn github_server_immutable_published_release_refuses_uploads_and_deletions() {
+    let (server, asset) = with_one_asset("v1.0.0", false, "fw.bin", b"bytes");
+    let id = server.releases()[0].id;
+    server.set_immutable(id, true);
+    let release: Value = get(&server, &format!("repos/{REPO}/releases/tags/v1.0.0"))
+        .read_json()
+        .unwrap();
+    assert_eq!(release["immutable"], true);
+    let refusals = [
+        upload(&release, "other.bin", b"x".to_vec()),
+        delete_request(&asset),
+    ];
+    let messages: Vec<String> = refusals
+        .into_iter()
+        .map(|res| {
+            assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+            text(&res.read_json::<Value>().unwrap(), "message").to_owned()
+        })
+        .collect();
+    assert_eq!(
+        messages,
+        [IMMUTABLE_UPLOAD_MESSAGE, IMMUTABLE_DELETE_MESSAGE]
+    );
+    assert_eq!(server.releases()[0].assets.len(), 1);
+
+    // A draft takes assets whatever the flag: it holds once the release is published.
+    let draft = create(&server, "v2.0.0", true);
+    server.set_immutable(draft["id"].as_u64().unwrap(), true);
+    assert_eq!(
+        upload(&draft, "fw.bin", b"x".to_vec()).status(),
+        StatusCode::CREATED
+    );
 }

@@ -32,6 +32,7 @@ mod manifest_sign;
 mod manifest_verify;
 mod open_items;
 mod publish_dir;
+mod publish_github;
 mod real_repo;
 mod secrets;
 mod tar;

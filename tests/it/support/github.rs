@@ -3,8 +3,10 @@
 //!
 //! - the API host (`api.github.com`, and `github.com` for the download links):
 //!   releases by tag, by id, listed and paginated, created and updated; assets
-//!   listed and deleted; `/{owner}/{repo}/releases/download/{tag}/{name}`, which
-//!   redirects to the objects host;
+//!   listed, read and deleted (`GET …/releases/assets/{id}` with
+//!   `Accept: application/octet-stream` redirects to the objects host);
+//!   `/{owner}/{repo}/releases/download/{tag}/{name}`, which redirects to the objects
+//!   host too, unless the repository is private ([`GitHubServer::set_private`]);
 //! - the upload host (`uploads.github.com`): `POST …/releases/{id}/assets?name=`,
 //!   the body streamed to a file and a SHA-256;
 //! - the objects host (`objects.githubusercontent.com`): the bytes, recording
@@ -12,8 +14,14 @@
 //!
 //! Every API and upload answer carries the `x-ratelimit-*` headers; with a token,
 //! a request without `Authorization: Bearer <token>` is answered 401. Faults are
-//! queued per [`Route`] and come before the token check. The value of the
-//! `Authorization` header is never stored: a request records only whether it had one.
+//! queued per [`Route`] and come before the token check (but for
+//! [`Fault::ApplyThen`], which serves the request first). A published release marked
+//! immutable ([`GitHubServer::set_immutable`]) refuses uploads and deletions with 422.
+//!
+//! The token is never stored with a request: a [`Request`] records whether it had an
+//! `Authorization` header and whether that was the token. The request lines and
+//! headers are kept for [`GitHubServer::saw_text`], an `Authorization` value equal to
+//! the token replaced.
 //!
 //! Each listener polls without blocking and stops when the server is dropped or
 //! after [`LIFETIME`], whichever comes first; its connection threads stop with it.
@@ -42,6 +50,18 @@ pub const RATE_LIMIT: u64 = 5000;
 /// The message GitHub gives with a secondary rate limit.
 pub const SECONDARY_RATE_LIMIT_MESSAGE: &str =
     "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.";
+
+/// The message GitHub gives when the primary rate limit is spent.
+pub const PRIMARY_RATE_LIMIT_MESSAGE: &str = "API rate limit exceeded for user ID 1.";
+
+/// The message of a 403 for a token without the permission.
+pub const FORBIDDEN_MESSAGE: &str = "Resource not accessible by integration";
+
+/// The message of an upload to a published immutable release.
+pub const IMMUTABLE_UPLOAD_MESSAGE: &str = "Cannot upload assets to an immutable release.";
+
+/// The message of a deletion of an asset of a published immutable release.
+pub const IMMUTABLE_DELETE_MESSAGE: &str = "Cannot delete assets of an immutable release.";
 
 /// API bodies (JSON) larger than this are refused with 413.
 const MAX_JSON_BODY: u64 = 1024 * 1024;
@@ -76,6 +96,9 @@ pub enum Route {
     UpdateRelease,
     /// `GET /repos/{owner}/{repo}/releases/{id}/assets`
     ListAssets,
+    /// `GET /repos/{owner}/{repo}/releases/assets/{id}`: the asset's JSON, or with
+    /// `Accept: application/octet-stream` a `302` to its bytes on the objects host
+    GetAsset,
     /// `DELETE /repos/{owner}/{repo}/releases/assets/{id}`
     DeleteAsset,
     /// `POST /repos/{owner}/{repo}/releases/{id}/assets?name=` on the upload host
@@ -101,6 +124,17 @@ pub enum Fault {
     /// Uploads: read this many bytes of the body, then close the connection without
     /// answering; the asset stays in state `starter`. Other routes: close at once.
     StopUploadAfter(u64),
+    /// Serve the request (an upload completes with its digest, a release is created,
+    /// …), then answer this status (502, …) with a JSON message instead of the real
+    /// answer. A request refused with 401 is not served and stays a 401.
+    ApplyThen(u16),
+    /// `403` with `x-ratelimit-remaining: 0`, `x-ratelimit-reset` this many seconds
+    /// from now, [`PRIMARY_RATE_LIMIT_MESSAGE`] and no `retry-after`.
+    PrimaryRateLimit { reset_in: u64 },
+    /// `403` [`FORBIDDEN_MESSAGE`], with the usual rate-limit headers.
+    Forbidden,
+    /// `403` with [`SECONDARY_RATE_LIMIT_MESSAGE`] and no `retry-after`.
+    SecondaryWithoutRetryAfter,
 }
 
 /// The state of an asset, as GitHub names it.
@@ -141,6 +175,8 @@ pub struct Release {
     pub draft: bool,
     pub prerelease: bool,
     pub target_commitish: String,
+    /// `"immutable"`: once published, its assets can be neither added nor deleted.
+    pub immutable: bool,
     pub assets: Vec<Asset>,
 }
 
@@ -151,7 +187,23 @@ pub struct Request {
     pub method: String,
     /// Path and query, as sent.
     pub path: String,
+    /// Whether it had an `Authorization` header.
     pub authorization: bool,
+    /// Whether that header was `Bearer <token>` (or `token <token>`) with the server's
+    /// token.
+    pub authorization_matches: bool,
+    /// The `Accept` header.
+    pub accept: Option<String>,
+    /// The JSON body of an API request, when it had one.
+    pub json: Option<Value>,
+}
+
+impl Request {
+    /// The route it took, if any.
+    pub fn route(&self) -> Option<Route> {
+        let path = self.path.split_once('?').map_or(&*self.path, |(p, _)| p);
+        route(self.host, &self.method, path).map(|(route, _)| route)
+    }
 }
 
 #[derive(Default)]
@@ -162,6 +214,10 @@ struct State {
     faults: HashMap<Route, VecDeque<Fault>>,
     redirect_saw_authorization: bool,
     api_calls: u64,
+    private: bool,
+    /// Every request line and header, an `Authorization` value equal to the token
+    /// replaced.
+    seen: Vec<String>,
 }
 
 struct Shared {
@@ -178,6 +234,13 @@ struct Shared {
 impl Shared {
     fn alive(&self) -> bool {
         !self.stop.load(Ordering::Relaxed) && self.born.elapsed() < LIFETIME
+    }
+
+    /// Whether an `Authorization` value carries the server's token.
+    fn is_token(&self, value: &str) -> bool {
+        self.token.as_deref().is_some_and(|token| {
+            value == format!("Bearer {token}") || value == format!("token {token}")
+        })
     }
 }
 
@@ -276,6 +339,24 @@ impl GitHubServer {
         self.shared.state.lock().unwrap().redirect_saw_authorization
     }
 
+    /// The route of each request received so far that took one, in order.
+    pub fn routes(&self) -> Vec<Route> {
+        self.requests().iter().filter_map(Request::route).collect()
+    }
+
+    /// Whether any request line or header received on any host held `text` (an
+    /// `Authorization` value equal to the token aside).
+    pub fn saw_text(&self, text: &str) -> bool {
+        let state = self.shared.state.lock().unwrap();
+        state.seen.iter().any(|line| line.contains(text))
+    }
+
+    /// A private repository: the browser download URL answers 404 (it needs a browser
+    /// session), while the asset API with the token still serves the bytes.
+    pub fn set_private(&self, private: bool) {
+        self.shared.state.lock().unwrap().private = private;
+    }
+
     /// Adds a release directly (without a request), for a test's starting state.
     pub fn add_release(&self, repo: &str, tag: &str, draft: bool) -> u64 {
         let mut state = self.shared.state.lock().unwrap();
@@ -288,10 +369,79 @@ impl GitHubServer {
             draft,
             prerelease: false,
             target_commitish: "main".to_owned(),
+            immutable: false,
             assets: Vec::new(),
         });
         id
     }
+
+    /// Adds an uploaded asset whose bytes the objects host serves; its `digest` is
+    /// `null` unless `with_digest` (as for assets uploaded before GitHub had digests).
+    pub fn add_asset(&self, release_id: u64, name: &str, bytes: &[u8], with_digest: bool) -> u64 {
+        let digest = with_digest.then(|| format!("sha256:{}", hex(&Sha256::digest(bytes))));
+        let id = self.push_asset(
+            release_id,
+            name,
+            AssetState::Uploaded,
+            bytes.len() as u64,
+            digest,
+        );
+        std::fs::write(self.shared.dir.join(id.to_string()), bytes).unwrap();
+        id
+    }
+
+    /// Adds an asset in state `starter`, as an upload cut midway leaves it.
+    pub fn add_starter_asset(&self, release_id: u64, name: &str) -> u64 {
+        self.push_asset(release_id, name, AssetState::Starter, 0, None)
+    }
+
+    /// Adds `n` tiny uploaded assets (`placeholder-N.bin`), to fill a release up to
+    /// GitHub's limit of 1000.
+    pub fn add_placeholder_assets(&self, release_id: u64, n: usize) {
+        for i in 0..n {
+            self.add_asset(release_id, &format!("placeholder-{i}.bin"), b"x", true);
+        }
+    }
+
+    /// Marks a release immutable (or not), as GitHub does on publishing when the
+    /// repository has immutable releases.
+    pub fn set_immutable(&self, release_id: u64, immutable: bool) {
+        let mut state = self.shared.state.lock().unwrap();
+        release_mut(&mut state, release_id).immutable = immutable;
+    }
+
+    /// The bytes the server holds for an asset (what an upload wrote).
+    pub fn asset_bytes(&self, asset_id: u64) -> Vec<u8> {
+        std::fs::read(self.shared.dir.join(asset_id.to_string())).unwrap_or_default()
+    }
+
+    fn push_asset(
+        &self,
+        release_id: u64,
+        name: &str,
+        state: AssetState,
+        size: u64,
+        digest: Option<String>,
+    ) -> u64 {
+        let mut locked = self.shared.state.lock().unwrap();
+        let id = new_id(&mut locked);
+        release_mut(&mut locked, release_id).assets.push(Asset {
+            id,
+            name: name.to_owned(),
+            state,
+            size,
+            digest,
+        });
+        id
+    }
+}
+
+fn release_mut(state: &mut State, release_id: u64) -> &mut Release {
+    state
+        .releases
+        .iter_mut()
+        .find(|r| r.id == release_id)
+        .unwrap_or_else(|| panic!("no release {release_id}"))
 }
 
 impl Drop for GitHubServer {
@@ -358,8 +508,11 @@ struct Req {
     query: Vec<(String, String)>,
     target: String,
     authorization: Option<String>,
+    accept: Option<String>,
     content_length: Option<u64>,
     chunked: bool,
+    /// The request line and the header lines, as sent.
+    lines: Vec<String>,
 }
 
 impl Req {
@@ -384,7 +537,9 @@ fn read_request(reader: &mut impl BufRead, shared: &Shared) -> std::io::Result<O
     let mut parts = line.split_whitespace();
     let method = parts.next().unwrap_or("").to_owned();
     let target = parts.next().unwrap_or("/").to_owned();
+    let mut lines = vec![line.trim_end().to_owned()];
     let mut authorization = None;
+    let mut accept = None;
     let mut content_length = None;
     let mut chunked = false;
     while let Some(header) = read_line(reader, shared)? {
@@ -392,10 +547,13 @@ fn read_request(reader: &mut impl BufRead, shared: &Shared) -> std::io::Result<O
         if header.is_empty() {
             break;
         }
+        lines.push(header.to_owned());
         if let Some((name, value)) = header.split_once(':') {
             let value = value.trim();
             if name.eq_ignore_ascii_case("authorization") {
                 authorization = Some(value.to_owned());
+            } else if name.eq_ignore_ascii_case("accept") {
+                accept = Some(value.to_owned());
             } else if name.eq_ignore_ascii_case("content-length") {
                 content_length = value.parse().ok();
             } else if name.eq_ignore_ascii_case("transfer-encoding") {
@@ -418,8 +576,10 @@ fn read_request(reader: &mut impl BufRead, shared: &Shared) -> std::io::Result<O
         query,
         target: target.clone(),
         authorization,
+        accept,
         content_length,
         chunked,
+        lines,
     }))
 }
 
@@ -444,14 +604,10 @@ fn serve(stream: TcpStream, host: Host, shared: &Shared) -> std::io::Result<()> 
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut stream = stream;
     while let Some(req) = read_request(&mut reader, shared)? {
-        shared.state.lock().unwrap().requests.push(Request {
-            host,
-            method: req.method.clone(),
-            path: req.target.clone(),
-            authorization: req.authorization.is_some(),
-        });
+        let index = record(&req, host, shared);
         if !handle(Conn {
             req: &req,
+            index,
             host,
             reader: &mut reader,
             stream: &mut stream,
@@ -462,6 +618,35 @@ fn serve(stream: TcpStream, host: Host, shared: &Shared) -> std::io::Result<()> 
         stream.flush()?;
     }
     Ok(())
+}
+
+/// Records a request and its lines; returns its index in the requests.
+fn record(req: &Req, host: Host, shared: &Shared) -> usize {
+    let matches = req
+        .authorization
+        .as_deref()
+        .is_some_and(|value| shared.is_token(value));
+    let mut state = shared.state.lock().unwrap();
+    for line in &req.lines {
+        let is_authorization = line
+            .split_once(':')
+            .is_some_and(|(name, _)| name.eq_ignore_ascii_case("authorization"));
+        state.seen.push(if is_authorization && matches {
+            "Authorization: <the token>".to_owned()
+        } else {
+            line.clone()
+        });
+    }
+    state.requests.push(Request {
+        host,
+        method: req.method.clone(),
+        path: req.target.clone(),
+        authorization: req.authorization.is_some(),
+        authorization_matches: matches,
+        accept: req.accept.clone(),
+        json: None,
+    });
+    state.requests.len() - 1
 }
 
 struct Answer {
@@ -591,7 +776,9 @@ fn route(host: Host, method: &str, path: &str) -> Option<(Route, Vec<String>)> {
         (Host::Api, "GET", ["repos", _, _, "releases"]) => Route::ListReleases,
         (Host::Api, "POST", ["repos", _, _, "releases"]) => Route::CreateRelease,
         (Host::Api, "GET", ["repos", _, _, "releases", "tags", _]) => Route::ReleaseByTag,
+        // `releases/assets/{id}` before `releases/{id}/assets`: a release id is a number.
         (Host::Api, "DELETE", ["repos", _, _, "releases", "assets", _]) => Route::DeleteAsset,
+        (Host::Api, "GET", ["repos", _, _, "releases", "assets", _]) => Route::GetAsset,
         (Host::Api, "GET", ["repos", _, _, "releases", _]) => Route::GetRelease,
         (Host::Api, "PATCH", ["repos", _, _, "releases", _]) => Route::UpdateRelease,
         (Host::Api, "GET", ["repos", _, _, "releases", _, "assets"]) => Route::ListAssets,
@@ -606,6 +793,8 @@ fn route(host: Host, method: &str, path: &str) -> Option<(Route, Vec<String>)> {
 /// One request being answered, and the connection it came on.
 struct Conn<'a> {
     req: &'a Req,
+    /// The request's index in the recorded requests.
+    index: usize,
     host: Host,
     reader: &'a mut BufReader<TcpStream>,
     stream: &'a mut TcpStream,
@@ -662,21 +851,31 @@ fn handle(conn: Conn<'_>) -> std::io::Result<bool> {
     if req.chunked || (route == Route::UploadAsset && req.content_length.is_none()) {
         return length_required(conn.stream, host, shared);
     }
-    if let Some(fault) = fault {
-        return apply_fault(&fault, route, conn);
-    }
+    // `ApplyThen` serves the request and only replaces its answer.
+    let then = match fault {
+        Some(Fault::ApplyThen(status)) => Some(status),
+        Some(fault) => return apply_fault(&fault, route, conn),
+        None => None,
+    };
     let needs_token = matches!(host, Host::Api | Host::Uploads) && route != Route::Download;
-    if let (true, Some(token)) = (needs_token, &shared.token) {
-        let ok = req.authorization.as_deref().is_some_and(|value| {
-            value == format!("Bearer {token}") || value == format!("token {token}")
-        });
-        if !ok {
-            return refuse(conn, 401, "Bad credentials");
-        }
+    if needs_token
+        && shared.token.is_some()
+        && !req
+            .authorization
+            .as_deref()
+            .is_some_and(|value| shared.is_token(value))
+    {
+        return refuse(conn, 401, "Bad credentials");
     }
-    match route {
-        Route::UploadAsset => return upload(req, &seg, conn.reader, conn.stream, shared),
-        Route::Object => return object(req, &seg, conn.stream, shared),
+    match (route, then) {
+        (Route::UploadAsset, _) => {
+            return upload(req, &seg, conn.reader, conn.stream, shared, then);
+        }
+        (Route::Object, None) => return object(req, &seg, conn.stream, shared),
+        (Route::Object, Some(status)) => {
+            write_answer(conn.stream, host, shared, &server_error(status), None)?;
+            return Ok(true);
+        }
         _ => {}
     }
     if req.content_length.unwrap_or(0) > MAX_JSON_BODY {
@@ -691,9 +890,27 @@ fn handle(conn: Conn<'_>) -> std::io::Result<bool> {
         }
         got += n;
     }
+    shared.state.lock().unwrap().requests[conn.index].json = serde_json::from_slice(&body).ok();
     let answer = api(route, &seg, req, &body, shared);
+    let answer = then.map_or(answer, server_error);
     write_answer(conn.stream, host, shared, &answer, None)?;
     Ok(true)
+}
+
+/// What GitHub answers with a 5xx (or any status a fault names).
+fn server_error(status: u16) -> Answer {
+    Answer::message(status, "Server Error")
+}
+
+/// GitHub's answer to a secondary rate limit (without `retry-after`).
+fn secondary_rate_limit() -> Answer {
+    Answer::json(
+        403,
+        &json!({
+            "message": SECONDARY_RATE_LIMIT_MESSAGE,
+            "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+        }),
+    )
 }
 
 fn length_required(stream: &mut TcpStream, host: Host, shared: &Shared) -> std::io::Result<bool> {
@@ -713,17 +930,19 @@ fn apply_fault(fault: &Fault, route: Route, conn: Conn<'_>) -> std::io::Result<b
     }
     drain(reader, req, shared)?;
     let answer = match fault {
-        Fault::Status(code) => Answer::message(*code, "Server Error"),
-        Fault::SecondaryRateLimit => {
-            Answer::json(
-                403,
-                &json!({
-                    "message": SECONDARY_RATE_LIMIT_MESSAGE,
-                    "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
-                }),
-            )
-            .header("retry-after", "1")
-        }
+        Fault::Status(code) => server_error(*code),
+        Fault::SecondaryRateLimit => secondary_rate_limit().header("retry-after", "1"),
+        Fault::SecondaryWithoutRetryAfter => secondary_rate_limit(),
+        Fault::PrimaryRateLimit { reset_in } => Answer::json(
+            403,
+            &json!({
+                "message": PRIMARY_RATE_LIMIT_MESSAGE,
+                "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-the-primary-rate-limit",
+            }),
+        )
+        .header("x-ratelimit-remaining", "0")
+        .header("x-ratelimit-reset", (now_epoch() + reset_in).to_string()),
+        Fault::Forbidden => Answer::message(403, FORBIDDEN_MESSAGE),
         Fault::TooManyRequests => Answer::message(429, "API rate limit exceeded.")
             .header("retry-after", "1")
             .header("x-ratelimit-remaining", "0")
@@ -737,7 +956,7 @@ fn apply_fault(fault: &Fault, route: Route, conn: Conn<'_>) -> std::io::Result<b
             write_answer(stream, host, shared, &answer, Some(4096))?;
             return Ok(false);
         }
-        Fault::StopUploadAfter(_) => unreachable!("handled above"),
+        Fault::StopUploadAfter(_) | Fault::ApplyThen(_) => unreachable!("handled above"),
     };
     write_answer(stream, host, shared, &answer, None)?;
     Ok(true)
@@ -756,6 +975,27 @@ fn release_of<'a>(releases: &'a [Release], seg: &[String]) -> Option<&'a Release
     let repo = repo_of(seg, 1);
     let id = seg[4].parse::<u64>().ok();
     releases.iter().find(|r| r.repo == repo && Some(r.id) == id)
+}
+
+/// The asset `/repos/{owner}/{repo}/releases/assets/{id}` names, with its release.
+fn asset_of<'a>(releases: &'a [Release], seg: &[String]) -> Option<(&'a Release, &'a Asset)> {
+    let repo = repo_of(seg, 1);
+    let id = seg[5].parse::<u64>().ok();
+    releases
+        .iter()
+        .filter(|r| r.repo == repo)
+        .find_map(|r| r.assets.iter().find(|a| Some(a.id) == id).map(|a| (r, a)))
+}
+
+/// `302` to an asset's bytes on the objects host, with a signed-looking URL.
+fn object_redirect(asset_id: u64, shared: &Shared) -> Answer {
+    Answer::empty(302).header(
+        "Location",
+        format!(
+            "http://127.0.0.1:{}/objects/{asset_id}?X-Amz-Signature=fake",
+            shared.objects_port
+        ),
+    )
 }
 
 fn repo_of(seg: &[String], offset: usize) -> String {
@@ -804,6 +1044,7 @@ fn release_json(release: &Release, shared: &Shared) -> Value {
         "draft": release.draft,
         "prerelease": release.prerelease,
         "target_commitish": release.target_commitish,
+        "immutable": release.immutable,
         "url": format!("{api}/repos/{}/releases/{}", release.repo, release.id),
         "assets_url": format!("{api}/repos/{}/releases/{}/assets", release.repo, release.id),
         "upload_url": format!(
@@ -937,6 +1178,7 @@ fn api(route: Route, seg: &[String], req: &Req, body: &[u8], shared: &Shared) ->
                     .as_str()
                     .unwrap_or("main")
                     .to_owned(),
+                immutable: false,
                 assets: Vec::new(),
             };
             let answer = Answer::json(201, &release_json(&release, shared));
@@ -996,11 +1238,28 @@ fn api(route: Route, seg: &[String], req: &Req, body: &[u8], shared: &Shared) ->
                 .collect();
             paginate(items, req, shared)
         }
+        Route::GetAsset => {
+            let Some((release, asset)) = asset_of(&state.releases, seg) else {
+                return not_found();
+            };
+            let raw = req
+                .accept
+                .as_deref()
+                .is_some_and(|a| a.contains("application/octet-stream"));
+            if raw {
+                object_redirect(asset.id, shared)
+            } else {
+                Answer::json(200, &asset_json(release, asset, shared))
+            }
+        }
         Route::DeleteAsset => {
             let repo = repo_of(seg, 1);
             let id = seg[5].parse::<u64>().ok();
             for release in state.releases.iter_mut().filter(|r| r.repo == repo) {
                 if let Some(pos) = release.assets.iter().position(|a| Some(a.id) == id) {
+                    if release.immutable && !release.draft {
+                        return Answer::message(422, IMMUTABLE_DELETE_MESSAGE);
+                    }
                     let asset = release.assets.remove(pos);
                     let _ = std::fs::remove_file(shared.dir.join(asset.id.to_string()));
                     return Answer::empty(204);
@@ -1016,29 +1275,28 @@ fn api(route: Route, seg: &[String], req: &Req, body: &[u8], shared: &Shared) ->
                 .filter(|r| r.repo == repo && !r.draft && r.tag_name == seg[4])
                 .flat_map(|r| r.assets.iter())
                 .find(|a| a.name == seg[5] && a.state == AssetState::Uploaded);
-            found.map_or_else(not_found, |asset| {
-                Answer::empty(302).header(
-                    "Location",
-                    format!(
-                        "http://127.0.0.1:{}/objects/{}?X-Amz-Signature=fake",
-                        shared.objects_port, asset.id
-                    ),
-                )
-            })
+            match found {
+                // Without a browser session a private repository's link is not found.
+                Some(asset) if !state.private => object_redirect(asset.id, shared),
+                _ => not_found(),
+            }
         }
         Route::UploadAsset | Route::Object => unreachable!("streamed routes"),
     }
 }
 
+/// An upload; `then` replaces the answer ([`Fault::ApplyThen`]).
 fn upload(
     req: &Req,
     seg: &[String],
     reader: &mut BufReader<TcpStream>,
     stream: &mut TcpStream,
     shared: &Shared,
+    then: Option<u16>,
 ) -> std::io::Result<bool> {
     match upload_limited(req, seg, reader, shared, None)? {
         Some(answer) => {
+            let answer = then.map_or(answer, server_error);
             write_answer(stream, Host::Uploads, shared, &answer, None)?;
             Ok(true)
         }
@@ -1074,8 +1332,13 @@ fn upload_limited(
             .iter_mut()
             .find(|r| r.repo == repo && Some(r.id) == release_id)
         {
-            None => None,
-            Some(release) if release.assets.iter().any(|a| a.name == name) => Some(None),
+            None => Err(Answer::message(404, "Not Found")),
+            Some(release) if release.immutable && !release.draft => {
+                Err(Answer::message(422, IMMUTABLE_UPLOAD_MESSAGE))
+            }
+            Some(release) if release.assets.iter().any(|a| a.name == name) => {
+                Err(validation_failed("ReleaseAsset", "name"))
+            }
             Some(release) => {
                 release.assets.push(Asset {
                     id,
@@ -1084,20 +1347,16 @@ fn upload_limited(
                     size: 0,
                     digest: None,
                 });
-                Some(Some(id))
+                Ok(id)
             }
         }
     };
     let asset_id = match asset_id {
-        None => {
+        Ok(id) => id,
+        Err(refusal) => {
             drain(reader, req, shared)?;
-            return Ok(Some(Answer::message(404, "Not Found")));
+            return Ok(Some(refusal));
         }
-        Some(None) => {
-            drain(reader, req, shared)?;
-            return Ok(Some(validation_failed("ReleaseAsset", "name")));
-        }
-        Some(Some(id)) => id,
     };
     let mut file = std::fs::File::create(shared.dir.join(asset_id.to_string()))?;
     let mut hasher = Sha256::new();
