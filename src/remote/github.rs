@@ -336,8 +336,13 @@ impl<'a> GitHub<'a> {
         ))
     }
 
-    fn get(&self, url: &url::Url, what: &str) -> Result<Response, RemoteError> {
-        self.client.call(&|| {
+    /// A GET of the API's JSON, its headers too.
+    fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &url::Url,
+        what: &str,
+    ) -> Result<(reqwest::header::HeaderMap, T), RemoteError> {
+        self.client.call_json(&|| {
             Request::new(Method::GET, url.clone(), what)
                 .header(reqwest::header::ACCEPT, "application/vnd.github+json")
                 .header(
@@ -359,15 +364,14 @@ impl<'a> GitHub<'a> {
         let mut pages = 0;
         while let Some(url) = next.take() {
             pages += 1;
-            let response = self.get(&url, what)?;
-            let link = response
-                .headers()
+            let (headers, page) = self.get::<Vec<T>>(&url, what)?;
+            let link = headers
                 .get(reqwest::header::LINK)
                 .and_then(|v| v.to_str().ok())
                 .and_then(next_link)
                 .and_then(|u| url::Url::parse(&u).ok())
                 .filter(|u| u.origin() == self.api.base().origin());
-            items.extend(response.json::<Vec<T>>()?);
+            items.extend(page);
             if pages < MAX_PAGES {
                 next = link;
             }
@@ -393,7 +397,7 @@ impl<'a> GitHub<'a> {
             &url,
             &format!("read the release {} of {}", code(tag), self.repository),
         ) {
-            Ok(response) => response.json().map(Some),
+            Ok((_, release)) => Ok(Some(release)),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
@@ -405,8 +409,8 @@ impl<'a> GitHub<'a> {
         self.get(
             &url,
             &format!("read the release {id} of {}", self.repository),
-        )?
-        .json()
+        )
+        .map(|(_, release)| release)
     }
 
     /// Every asset of the release `id`.

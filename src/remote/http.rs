@@ -788,6 +788,33 @@ impl Client {
         }
     }
 
+    /// [`Client::call`], then the answer's JSON body; for an idempotent request, a body
+    /// cut short is retried like a failed request.
+    pub fn call_json<'a, T: serde::de::DeserializeOwned>(
+        &self,
+        make: &dyn Fn() -> Request<'a>,
+    ) -> Result<(HeaderMap, T), RemoteError> {
+        let mut previous = None;
+        let mut attempt = 1;
+        loop {
+            let retriable = make().is_idempotent();
+            let response = self.call(make)?;
+            let headers = response.headers().clone();
+            match response.json().map(|value| (headers, value)) {
+                Err(e @ RemoteError::Transport { .. })
+                    if retriable && attempt < self.policy.attempts =>
+                {
+                    let pause = self.policy.next_pause(previous, None);
+                    self.trace(&format!("{e}: retrying in {} ms", pause.as_millis()));
+                    std::thread::sleep(pause);
+                    previous = Some(pause);
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// What a non-success answer means: an error to return now, or one to return if
     /// no retry is left, with the wait before the retry.
     fn failure(response: Response, credential: Option<&Credential>) -> Failure {

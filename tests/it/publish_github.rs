@@ -51,6 +51,7 @@ const COMPARED_BYTES: u64 = 64 * 1024 * 1024;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PublishedJson {
+    target: String,
     url: String,
     asset_id: u64,
     sha256: String,
