@@ -430,6 +430,7 @@ fn a_rerun_with_the_same_file_uploads_nothing_and_says_already_there() {
         (asset_id, SHA, BYTES.len() as u64)
     );
     assert!(!first.already_there);
+    assert_eq!(first.target, "github");
 
     let before = world.server.routes().len();
     let again = json(&world.publish(&["--format", "json"]));
