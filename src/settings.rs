@@ -180,6 +180,41 @@ pub fn github(
     })
 }
 
+/// The media type of an OCI payload when none is given.
+pub const DEFAULT_MEDIA_TYPE: &str = "application/vnd.otactl.artifact.v1";
+
+/// `[oci]` merged.
+#[derive(Clone, Debug)]
+pub struct OciSettings {
+    /// Where OCI artifacts go (`REGISTRY/REPOSITORY`), and where that came from.
+    pub repository: Option<(String, Source)>,
+    /// The payload layer's media type, and where that came from.
+    pub media_type: (String, Source),
+}
+
+/// Merges `[oci]`: `--ref`'s repository, `repository`; `--media-type`, `media_type`,
+/// the default.
+pub fn oci(
+    settings: &Settings,
+    repository: Option<&String>,
+    media_type: Option<&String>,
+) -> OciSettings {
+    let config = &settings.oci;
+    OciSettings {
+        repository: pick(
+            ("--ref", repository),
+            (settings, "[oci] repository", config.repository.as_ref()),
+            None,
+        ),
+        media_type: pick(
+            ("--media-type", media_type),
+            (settings, "[oci] media_type", config.media_type.as_ref()),
+            None,
+        )
+        .unwrap_or_else(|| (DEFAULT_MEDIA_TYPE.to_owned(), Source::Default)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,6 +277,24 @@ mod tests {
             merged.repository,
             Some(("origin/repo".parse().unwrap(), Source::Origin))
         );
+    }
+
+    #[test]
+    fn oci_settings_come_from_the_flag_the_file_or_the_default() {
+        let file =
+            settings("[oci]\nrepository = \"r.example/fw\"\nmedia_type = \"application/x-fw\"\n");
+        let merged = oci(&file, None, None);
+        assert_eq!(merged.repository.unwrap().0, "r.example/fw");
+        assert_eq!(merged.media_type.0, "application/x-fw");
+        let flag = "application/y".to_owned();
+        let merged = oci(&file, None, Some(&flag));
+        assert_eq!(merged.media_type, (flag, Source::Flag("--media-type")));
+        let merged = oci(&settings(""), None, None);
+        assert_eq!(
+            merged.media_type,
+            (DEFAULT_MEDIA_TYPE.to_owned(), Source::Default)
+        );
+        assert!(merged.repository.is_none());
     }
 
     #[test]
