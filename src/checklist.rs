@@ -181,20 +181,26 @@ pub enum ReleaseLocation {
     Oci,
 }
 
+/// The segments of a URL's path, percent-decoded.
+pub fn decoded_segments(url: &url::Url) -> Option<Vec<String>> {
+    Some(
+        url.path_segments()?
+            .map(|s| {
+                percent_encoding::percent_decode_str(s)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+            .collect(),
+    )
+}
+
 /// Classifies an artifact URL (already validated by the manifest reader).
 pub fn locate(url: &str) -> Option<ReleaseLocation> {
     let parsed = url::Url::parse(url).ok()?;
     if parsed.scheme() == "oci" {
         return Some(ReleaseLocation::Oci);
     }
-    let segments: Vec<String> = parsed
-        .path_segments()?
-        .map(|s| {
-            percent_encoding::percent_decode_str(s)
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-        .collect();
+    let segments = decoded_segments(&parsed)?;
     if let [.., releases, download, tag, asset] = segments.as_slice()
         && releases == "releases"
         && download == "download"

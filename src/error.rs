@@ -237,8 +237,11 @@ pub enum Error {
         message: String,
     },
     /// A remote failed after retries (network, GitHub, a registry).
-    #[error(transparent)]
-    Remote(#[from] crate::remote::http::RemoteError),
+    #[error("{message}")]
+    Remote {
+        /// What was asked, of which URL, and what went wrong.
+        message: String,
+    },
     /// A publish the remote's state makes unsafe: two releases with one tag, a
     /// published immutable release without the asset, a full release.
     #[error("{message}")]
@@ -298,7 +301,7 @@ impl Error {
             | Error::AssetConflict { .. }
             | Error::WouldUnsign { .. }
             | Error::PublishRefused { .. } => ExitCode::Refused,
-            Error::Remote(_) => ExitCode::Remote,
+            Error::Remote { .. } => ExitCode::Remote,
             Error::Read { .. }
             | Error::Write { .. }
             | Error::TooLarge { .. }

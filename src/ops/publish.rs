@@ -266,10 +266,10 @@ fn put_asset(
             e if e.is_uncertain() => {
                 std::thread::sleep(client.policy.next_pause(None, None) * attempts);
             }
-            _ => return Err(Error::Remote(error)),
+            _ => return Err(error.into()),
         }
         if attempts >= client.policy.attempts {
-            return Err(Error::Remote(error));
+            return Err(error.into());
         }
     }
 }
@@ -360,7 +360,7 @@ fn find_or_create(gh: &GitHub<'_>, request: &GithubRequest) -> Result<Release> {
                 None if e.is_uncertain() => {
                     Ok(gh.create_draft(tag, title, request.target.as_deref())?)
                 }
-                None => Err(Error::Remote(e)),
+                None => Err(e.into()),
             }
         }
     }
@@ -390,7 +390,7 @@ fn one_release(gh: &GitHub<'_>, tag: &str, mut found: Vec<Release>) -> Result<Op
 fn download_sha(gh: &GitHub<'_>, asset: &Asset) -> Result<String> {
     let response = gh.download_asset(asset.id)?;
     let (sha, _) = hash::sha256_reader(response.into_reader()).map_err(|e| {
-        Error::Remote(RemoteError::Transport {
+        Error::from(RemoteError::Transport {
             what: format!("download the asset {}", code(&asset.name)),
             url: String::new(),
             message: e.to_string(),

@@ -15,8 +15,8 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::fsx;
-use crate::manifest::fields::{check_url, without_userinfo};
 use crate::remote::http::{Client, Refusal, RemoteError, Request, Verdict, verdict};
+pub use crate::remote::http::{check_hop, shown};
 use crate::text::code;
 
 /// Why a payload could not be opened.
@@ -242,32 +242,6 @@ fn allowed_file(path: &Path, files: &FileUrls) -> Result<PathBuf, FetchError> {
             }
         }
     }
-}
-
-/// Whether a redirect may lead to `url`: the rules of `artifact.url` (SPEC 2.1), and
-/// only over HTTP. The reason never holds the user, password or query of `url`.
-pub fn check_hop(url: &url::Url) -> Result<(), String> {
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(
-            "a redirect may lead only to `https://`, or `http://` on a loopback host".into(),
-        );
-    }
-    check_url(url.as_str(), None).map_err(|reason| {
-        // The rules' reasons may start with the URL itself; the hop is named apart.
-        let quoted = format!("{} ", code(without_userinfo(url.as_str())));
-        let reason = reason.strip_prefix(&quoted).unwrap_or(&reason);
-        format!("it {}", reason.replace(url.as_str(), &shown(url)))
-    })
-}
-
-/// A URL as printed: no user, password, query or fragment, at most 200 characters.
-pub fn shown(url: &url::Url) -> String {
-    let mut url = url.clone();
-    let _ = url.set_username("");
-    let _ = url.set_password(None);
-    url.set_query(None);
-    url.set_fragment(None);
-    crate::text::cap(url.as_str()).into_owned()
 }
 
 fn get(client: &Client, url: &url::Url, deadline: Deadline) -> Result<Payload, FetchError> {
@@ -500,43 +474,6 @@ impl Read for Guarded {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hop(s: &str) -> Result<(), String> {
-        check_hop(&url::Url::parse(s).unwrap())
-    }
-
-    #[test]
-    fn a_redirect_hop_obeys_the_url_rules() {
-        assert_eq!(hop("https://cdn.example.com/a.tar.gz?sig=x"), Ok(()));
-        assert_eq!(hop("http://127.0.0.1:8080/a"), Ok(()));
-        assert_eq!(hop("http://localhost:9/a"), Ok(()));
-        assert_eq!(hop("http://[::1]:9/a"), Ok(()));
-        let plain = "uses plain http; use https (http is accepted only for loopback hosts)";
-        assert_eq!(hop("http://0.0.0.0/a"), Err(format!("it {plain}")));
-        assert_eq!(hop("http://10.0.0.1/a?t=1"), Err(format!("it {plain}")));
-        assert_eq!(hop("http://example.com/a"), Err(format!("it {plain}")));
-        let credentials = "it must not carry a user name or password; use a token or registry credentials instead";
-        assert_eq!(hop("https://u:p@example.com/a"), Err(credentials.into()));
-        assert_eq!(hop("http://u@127.0.0.1/a"), Err(credentials.into()));
-        let scheme = "a redirect may lead only to `https://`, or `http://` on a loopback host";
-        for refused in [
-            "file:///etc/passwd",
-            "ftp://example.com/a",
-            "oci://r.example/a:1",
-        ] {
-            assert_eq!(hop(refused), Err(scheme.into()), "{refused}");
-        }
-    }
-
-    #[test]
-    fn a_shown_url_has_no_credentials_query_or_fragment_and_is_cut() {
-        let url = url::Url::parse("https://u:secret@example.com/a/b?token=t#f").unwrap();
-        assert_eq!(shown(&url), "https://example.com/a/b");
-        let long = url::Url::parse(&format!("https://example.com/{}", "é".repeat(300))).unwrap();
-        let text = shown(&long);
-        assert_eq!(text.chars().count(), crate::text::MAX_QUOTED + 1);
-        assert!(text.ends_with('…'));
-    }
 
     #[test]
     fn deadlines_read_as_people_write_them() {

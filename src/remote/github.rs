@@ -181,14 +181,7 @@ impl Api {
         if !host.eq_ignore_ascii_case(&self.web_host()) {
             return None;
         }
-        let segments: Vec<String> = url
-            .path_segments()?
-            .map(|s| {
-                percent_encoding::percent_decode_str(s)
-                    .decode_utf8_lossy()
-                    .into_owned()
-            })
-            .collect();
+        let segments = crate::checklist::decoded_segments(url)?;
         match segments.as_slice() {
             [owner, name, releases, download, tag, asset]
                 if releases == "releases" && download == "download" =>

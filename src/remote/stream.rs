@@ -32,9 +32,11 @@ pub(super) struct Answer {
 }
 
 /// Why a streamed request got no answer.
-pub(super) struct Failed {
-    pub(super) message: String,
-    pub(super) timed_out: bool,
+pub(super) enum Failed {
+    /// The runtime or the client could not start.
+    Start(String),
+    /// The request failed.
+    Request(reqwest::Error),
 }
 
 fn runtime() -> Result<&'static tokio::runtime::Runtime, String> {
@@ -75,12 +77,8 @@ pub(super) fn send(
     timeout: Duration,
     max_body: u64,
 ) -> Result<Answer, Failed> {
-    let failed = |message: String| Failed {
-        message,
-        timed_out: false,
-    };
-    let runtime = runtime().map_err(failed)?;
-    let client = client().map_err(failed)?;
+    let runtime = runtime().map_err(Failed::Start)?;
+    let client = client().map_err(Failed::Start)?;
     let (tx, rx) = tokio::sync::mpsc::channel(AHEAD);
     let reader = std::thread::spawn(move || read_chunks(source, len, &tx));
     let body = ChannelBody { rx, left: len };
@@ -110,10 +108,7 @@ pub(super) fn send(
     // The reader ends at the end of the file, at an error, or once the body is
     // dropped (its channel closed).
     let _ = reader.join();
-    answer.map_err(|e| Failed {
-        timed_out: e.is_timeout(),
-        message: super::http::describe(e),
-    })
+    answer.map_err(Failed::Request)
 }
 
 /// Reads `len` bytes of `source` into chunks for the body; a short file is an error.
