@@ -14,6 +14,7 @@ use crate::remote::dir::{self, Origin, Origins};
 use crate::remote::github::{
     Asset, GitHub, MAX_ASSET_SIZE, MAX_ASSETS, Release, UploadError, token_from_env,
 };
+use crate::remote::fetch;
 use crate::remote::http::{Client, RemoteError};
 use crate::remote::{Published, Target};
 use crate::repo::Repo;
@@ -386,10 +387,14 @@ fn one_release(gh: &GitHub<'_>, tag: &str, mut found: Vec<Release>) -> Result<Op
 }
 
 /// The SHA-256 of an asset without `digest` (uploaded before mid-2025): downloaded
-/// through the API and hashed, never kept.
+/// through the API and hashed, never kept; bounded like any download (the stall
+/// limit, the default deadline, GitHub's size limit).
 fn download_sha(gh: &GitHub<'_>, asset: &Asset) -> Result<String> {
     let response = gh.download_asset(asset.id)?;
-    let (sha, _) = hash::sha256_reader(response.into_reader()).map_err(|e| {
+    let length = response.content_length();
+    let payload = fetch::guarded(response.into_reader(), length, &fetch::Limits::default());
+    let reader = hash::HashingReader::new(payload.reader, MAX_ASSET_SIZE);
+    let (sha, _) = reader.finish().map_err(|e| {
         Error::from(RemoteError::Transport {
             what: format!("download the asset {}", code(&asset.name)),
             url: String::new(),
