@@ -54,14 +54,27 @@ fn print(ctx: &Ctx, format: Format, report: &Report) -> Result<()> {
             }
             github::append_step_summary(&github::summary_table(&report.files, "otactl lint"))?;
         }
-        Format::Text | Format::Markdown => {
-            for file in &report.files {
-                for f in &file.findings {
-                    ctx.printer.finding(&file.path, f);
-                }
-            }
+        Format::Text | Format::Markdown => print_findings(ctx, report),
+    }
+    print_count(ctx, report);
+    Ok(())
+}
+
+/// Every finding, then the count.
+pub(crate) fn print_text(ctx: &Ctx, report: &Report) {
+    print_findings(ctx, report);
+    print_count(ctx, report);
+}
+
+fn print_findings(ctx: &Ctx, report: &Report) {
+    for file in &report.files {
+        for f in &file.findings {
+            ctx.printer.finding(&file.path, f);
         }
     }
+}
+
+fn print_count(ctx: &Ctx, report: &Report) {
     let files = report.manifests;
     ctx.printer.status(&format!(
         "checked {files} manifest{}: {} error{}, {} warning{}",
@@ -71,7 +84,6 @@ fn print(ctx: &Ctx, format: Format, report: &Report) -> Result<()> {
         report.warnings,
         plural(report.warnings),
     ));
-    Ok(())
 }
 
 fn plural(n: usize) -> &'static str {

@@ -6,6 +6,7 @@ mod build_id;
 mod key;
 mod lint;
 mod manifest;
+mod pr;
 mod publish;
 mod remote;
 mod tar;
@@ -83,6 +84,7 @@ enum Command {
     #[command(subcommand)]
     Manifest(manifest::ManifestCommand),
     Verify(verify::VerifyArgs),
+    Pr(pr::PrArgs),
     Lint(lint::LintArgs),
 }
 
@@ -158,6 +160,7 @@ fn run_with(printer: &Printer, cli: Cli) -> Result<ExitCode> {
         Command::Tar(args) => args.run(&ctx),
         Command::Publish(cmd) => cmd.run(&ctx),
         Command::Verify(args) => args.run(&ctx),
+        Command::Pr(args) => args.run(&ctx),
     }
 }
 

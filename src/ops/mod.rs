@@ -7,6 +7,7 @@
 pub mod key;
 pub mod lint;
 pub mod manifest;
+pub mod pr;
 pub mod publish;
 pub mod tar;
 pub mod verify;

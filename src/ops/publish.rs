@@ -11,10 +11,10 @@ use crate::fsx;
 use crate::hash;
 use crate::progress::Reporter;
 use crate::remote::dir::{self, Origin, Origins};
+use crate::remote::fetch;
 use crate::remote::github::{
     Asset, GitHub, MAX_ASSET_SIZE, MAX_ASSETS, Release, UploadError, token_from_env,
 };
-use crate::remote::fetch;
 use crate::remote::http::{Client, RemoteError};
 use crate::remote::{Published, Target};
 use crate::repo::Repo;

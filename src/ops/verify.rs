@@ -56,6 +56,28 @@ pub struct Request {
     pub remote: RemoteFlags,
 }
 
+impl Request {
+    /// The checklist of `manifest` with the defaults of `otactl verify`: downloads on,
+    /// 4 GiB, one hour.
+    pub fn new(manifest: PathBuf) -> Request {
+        Request {
+            manifest,
+            base: None,
+            offline: false,
+            pubkeys: Vec::new(),
+            require_signature: false,
+            strict_order: false,
+            max_size: 4 << 30,
+            max_unpacked: None,
+            deadline: Duration::from_secs(3600),
+            allow_file_url: false,
+            in_ci: crate::config::in_ci(),
+            allow_foreign_artifact: false,
+            remote: RemoteFlags::default(),
+        }
+    }
+}
+
 /// The manifest file of `channel`, which must be one of the repository's and have one.
 pub fn channel_manifest(repo: &Repo, channel: &str) -> Result<PathBuf> {
     repo.require_channel(channel, "--channel")?;

@@ -13,6 +13,10 @@ use reqwest::Method;
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
+mod pulls;
+
+pub use pulls::{FileAt, Pull, Put};
+
 use crate::hash::to_hex;
 use crate::progress::Reporter;
 use crate::remote::http::{
