@@ -92,12 +92,16 @@ impl World {
         self.server.add_asset(release, name, bytes, digest)
     }
 
-    /// Writes the signed canary manifest of the tarball, pointing at `repo`'s link
-    /// (the one before removed: `manifest new` keeps a build id to one artifact).
+    /// Writes the signed canary manifest of the tarball, pointing at `repo`'s link.
     fn manifest(&self, repo: &str) {
+        self.manifest_at(&self.link(repo));
+    }
+
+    /// Writes the signed canary manifest of the tarball, pointing at `url` (the one
+    /// before removed: `manifest new` keeps a build id to one artifact).
+    fn manifest_at(&self, url: &str) {
         let _ = std::fs::remove_file(self.c.ctx.path("channels/canary/manifest.json"));
-        self.c
-            .manifest("canary", &self.link(repo), &self.c.tarball, &[]);
+        self.c.manifest("canary", url, &self.c.tarball, &[]);
     }
 
     /// A published release of `repo` holding the asset with `bytes`, and the manifest
@@ -130,14 +134,14 @@ impl World {
     /// redirect) never got `Authorization`.
     fn assert_token_kept(&self, out: &Output) {
         assert_not_printed(out, &[SENTINEL]);
-        assert!(
-            !self.server.saw_text(SENTINEL),
-            "the token was sent in a URL or in another header\nstderr:\n{}",
-            stderr(out)
+        let leaks = (
+            self.server.saw_text(SENTINEL),
+            self.server.redirect_host_saw_authorization(),
         );
-        assert!(
-            !self.server.redirect_host_saw_authorization(),
-            "a redirect target got an Authorization header\nstderr:\n{}",
+        assert_eq!(
+            leaks,
+            (false, false),
+            "(the token in a URL or another header, Authorization to a redirect target)\nstderr:\n{}",
             stderr(out)
         );
         let grep = self
@@ -149,6 +153,22 @@ impl World {
             .output()
             .unwrap();
         assert_eq!(grep.status.code(), Some(1), "written: {}", stdout(&grep));
+    }
+
+    /// `verify --offline` of the manifest pointing at `url` fails item 3, naming
+    /// `found` and `--allow-foreign-artifact`, and asks the server nothing.
+    fn assert_foreign_offline(&self, url: &str, found: &str) {
+        self.manifest_at(url);
+        let items = self.items(TOKEN, &["--offline"], 1);
+        items.assert(3, "fail", &[&quoted(found), "`--allow-foreign-artifact`"]);
+        items.assert(4, "skip", &["`--offline`"]);
+        self.assert_no_request();
+    }
+
+    /// No request reached the server.
+    fn assert_no_request(&self) {
+        let requests = self.server.requests();
+        assert!(requests.is_empty(), "{requests:#?}");
     }
 
     /// The requests that took `route`.
@@ -201,9 +221,22 @@ impl Items {
     }
 }
 
+/// `w` once its repository is private and holds the asset in a published release:
+/// the download link answers 404 (it needs a browser session).
+fn private(w: World) -> World {
+    w.server.set_private(true);
+    w.release(REPO, &w.bytes(), true);
+    w
+}
+
 /// `code`-quoted, as reasons quote names.
 fn quoted(text: &str) -> String {
     format!("`{text}`")
+}
+
+/// Panics, showing `text`, when `needle` is in it.
+fn assert_lacks(text: &str, needle: &str) {
+    assert!(!text.contains(needle), "`{needle}` is in:\n{text}");
 }
 
 /// The SHA-256 of `bytes`, lowercase hex.
@@ -328,14 +361,12 @@ fn a_draft_only_or_a_release_without_the_asset_fails_item_3() {
         w.server.api_url(listed.path.split('?').next().unwrap())
     );
     assert_contains(&stderr(&out), &trace);
-    assert!(!stderr(&out).contains("per_page"), "{}", stderr(&out));
+    assert_lacks(&stderr(&out), "per_page");
 }
 
 #[test]
 fn a_private_repositorys_asset_downloads_through_the_asset_api_with_the_token() {
-    let w = World::new();
-    w.server.set_private(true);
-    w.release(REPO, &w.bytes(), true);
+    let w = private(World::new());
     let items = w.items(TOKEN, &[], 0);
     items.assert_pass(&[3, 4, 5]);
     items.assert(4, "pass", &["through the asset API"]);
@@ -350,9 +381,7 @@ fn a_private_repositorys_asset_downloads_through_the_asset_api_with_the_token() 
 
 #[test]
 fn without_a_token_a_private_repositorys_asset_is_an_error_naming_gh_token() {
-    let w = World::new();
-    w.server.set_private(true);
-    w.release(REPO, &w.bytes(), true);
+    let w = private(World::new());
     let items = w.items(&[], &[], 3);
     items.assert(3, "error", &["401", "`GH_TOKEN`"]);
     assert!(w.requests_of(Route::GetAsset).is_empty());
@@ -360,9 +389,7 @@ fn without_a_token_a_private_repositorys_asset_is_an_error_naming_gh_token() {
 
 #[test]
 fn a_private_link_that_answers_404_without_a_token_fails_item_4() {
-    let w = World::public();
-    w.server.set_private(true);
-    w.release(REPO, &w.bytes(), true);
+    let w = private(World::public());
     let items = w.items(&[], &[], 1);
     items.assert(3, "pass", &["GitHub's digest equals"]);
     items.assert(4, "fail", &["404"]);
@@ -395,11 +422,7 @@ fn the_api_failing_past_every_retry_is_an_item_3_error_exit_3() {
     assert!(item(&out, 4).starts_with("✓ pass"), "{}", stdout(&out));
     let hint = "hint: the artifact was downloaded, but GitHub's API could not be asked about its release (item 3)";
     assert_contains(&stderr(&out), hint);
-    assert!(
-        !stderr(&out).contains("could not be downloaded"),
-        "{}",
-        stderr(&out)
-    );
+    assert_lacks(&stderr(&out), "could not be downloaded");
 }
 
 #[test]
@@ -410,12 +433,20 @@ fn offline_asks_nothing_yet_a_forks_release_still_fails_item_3() {
     for n in [3, 4, 5] {
         items.assert(n, "skip", &["`--offline`"]);
     }
-    w.manifest(FORK);
-    let items = w.items(TOKEN, &["--offline"], 1);
-    items.assert(3, "fail", &[&quoted(FORK), "`--allow-foreign-artifact`"]);
-    items.assert(4, "skip", &["`--offline`"]);
-    let requests = w.server.requests();
-    assert!(requests.is_empty(), "{requests:#?}");
+    w.assert_foreign_offline(&w.link(FORK), FORK);
+}
+
+/// A link on github.com is a GitHub release link whatever the API URL (GitHub
+/// Enterprise here): a release there is not the configured repository's, even under
+/// the same name.
+#[test]
+fn a_release_on_github_com_is_foreign_when_the_api_is_elsewhere() {
+    let w = World::new();
+    for repo in [FORK, REPO] {
+        let tail = format!("releases/download/{}/{}", w.c.id, w.name());
+        let url = format!("https://github.com/{repo}/{tail}");
+        w.assert_foreign_offline(&url, &format!("github.com/{repo}"));
+    }
 }
 
 #[test]
@@ -455,7 +486,7 @@ fn an_artifact_on_another_web_server_never_gets_the_token() {
     std::fs::create_dir_all(web.join(&path).parent().unwrap()).unwrap();
     std::fs::copy(&w.c.tarball, web.join(&path)).unwrap();
     let plain = FileServer::start(web.clone());
-    w.c.manifest("canary", &plain.url(&path), &w.c.tarball, &[]);
+    w.manifest_at(&plain.url(&path));
     let items = w.items(TOKEN, &[], 0);
     items.assert(3, "pass", &["is there"]);
     items.assert_pass(&[4, 5]);
@@ -464,9 +495,12 @@ fn an_artifact_on_another_web_server_never_gets_the_token() {
     w.items(TOKEN, &[], 1).assert(3, "fail", &["404"]);
     assert_eq!(plain.requests().len(), 2, "{:?}", plain.requests());
     assert!(
+        plain.saw_header("host"),
+        "the web server recorded no header"
+    );
+    assert!(
         !plain.saw_header("authorization"),
         "the web server got Authorization"
     );
-    let requests = w.server.requests();
-    assert!(requests.is_empty(), "{requests:#?}");
+    w.assert_no_request();
 }
