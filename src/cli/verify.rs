@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::Ctx;
 use super::remote::RemoteArgs;
-use crate::checklist::Report;
+use crate::checklist::{Check, Report, Status};
 use crate::error::{ExitCode, Result};
 use crate::ops::verify::{self, Request};
 use crate::output::{Format, github};
@@ -166,9 +166,16 @@ pub(crate) fn print(ctx: &Ctx, format: Format, report: &Report) -> Result<()> {
         ));
     }
     if report.exit_code() == ExitCode::Remote {
-        ctx.printer.hint(
-            "the artifact could not be downloaded; to check everything but the download, pass `--offline`",
-        );
+        // Item 4 passed: the download worked, and only GitHub's API (item 3) failed.
+        let downloaded = report
+            .items
+            .iter()
+            .any(|i| i.check == Check::Sha256 && i.status == Status::Pass);
+        ctx.printer.hint(if downloaded {
+            "the artifact was downloaded, but GitHub's API could not be asked about its release (item 3); try again later, or pass `--offline` to check everything but the artifact"
+        } else {
+            "the artifact could not be downloaded; to check everything but the download, pass `--offline`"
+        });
     }
     Ok(())
 }

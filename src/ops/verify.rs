@@ -18,7 +18,7 @@ use crate::lint::SignaturePolicy;
 use crate::manifest::{ArtifactKind, MAX_MANIFEST_BYTES, Manifest};
 use crate::progress::{ProgressReader, Reporter};
 use crate::remote::fetch::{self, Cutoff, FetchError, FileUrls, Limits, Payload};
-use crate::remote::github::{GitHub, ReleaseAsset, token_from_env};
+use crate::remote::github::{Api, DEFAULT_API_URL, GitHub, ReleaseAsset, token_from_env};
 use crate::remote::http::Client;
 use crate::repo::{Repo, read_for_check};
 use crate::settings::{self, Environment, GithubSettings, RemoteFlags};
@@ -149,20 +149,34 @@ fn place_and_download(
     m: &Manifest,
     reporter: &dyn Reporter,
 ) -> (Place, Download) {
-    let link = url::Url::parse(&m.artifact.url)
-        .ok()
-        .and_then(|url| github.api.release_asset(&url));
-    let Some(link) = link else {
+    // A github.com link is GitHub's whatever the API URL; on another API's web host
+    // than the configured one, it is asked without the token and is foreign.
+    let link = url::Url::parse(&m.artifact.url).ok().and_then(|url| {
+        let own = github
+            .api
+            .release_asset(&url)
+            .map(|l| (l, github.api.clone(), true));
+        own.or_else(|| {
+            let public = Api::parse(DEFAULT_API_URL, false).ok()?;
+            public.release_asset(&url).map(|l| (l, public, false))
+        })
+    });
+    let Some((link, api, own_host)) = link else {
         return (
             Place::Download,
             download(client, repo, request, m, reporter, None),
         );
     };
     let configured = github.repository.as_ref().map(|(r, _)| r);
+    let found = if own_host {
+        link.repository.to_string()
+    } else {
+        format!("{}/{}", api.web_host(), link.repository)
+    };
     let mut place = GithubPlace {
-        found: link.repository.to_string(),
+        found,
         configured: configured.map(ToString::to_string),
-        foreign: configured.is_some_and(|c| !c.is(&link.repository)),
+        foreign: configured.is_some_and(|c| !own_host || !c.is(&link.repository)),
         allow_foreign: request.allow_foreign_artifact,
         tag: link.tag.clone(),
         asset: link.name.clone(),
@@ -174,9 +188,9 @@ fn place_and_download(
     }
     let gh = GitHub::new(
         client,
-        github.api.clone(),
+        api,
         link.repository.clone(),
-        token_from_env(),
+        token_from_env().filter(|_| own_host),
     );
     let asset_id;
     (place.api, asset_id) = ask_github(&gh, &link);

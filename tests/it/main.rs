@@ -38,3 +38,4 @@ mod secrets;
 mod tar;
 mod vectors;
 mod verify;
+mod verify_github;

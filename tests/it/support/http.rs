@@ -24,6 +24,7 @@ pub struct FileServer {
     pub port: u16,
     faults: Arc<Mutex<VecDeque<Fault>>>,
     requests: Arc<Mutex<Vec<String>>>,
+    headers: Arc<Mutex<Vec<String>>>,
 }
 
 impl FileServer {
@@ -33,13 +34,14 @@ impl FileServer {
         let port = listener.local_addr().unwrap().port();
         let faults = Arc::new(Mutex::new(VecDeque::new()));
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let (f, r) = (faults.clone(), requests.clone());
+        let headers = Arc::new(Mutex::new(Vec::new()));
+        let (f, r, h) = (faults.clone(), requests.clone(), headers.clone());
         thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { break };
-                let (root, f, r) = (root.clone(), f.clone(), r.clone());
+                let (root, f, r, h) = (root.clone(), f.clone(), r.clone(), h.clone());
                 thread::spawn(move || {
-                    let _ = serve(stream, &root, &f, &r);
+                    let _ = serve(stream, &root, &f, (&r, &h));
                 });
             }
         });
@@ -47,6 +49,7 @@ impl FileServer {
             port,
             faults,
             requests,
+            headers,
         }
     }
 
@@ -64,13 +67,21 @@ impl FileServer {
     pub fn requests(&self) -> Vec<String> {
         self.requests.lock().unwrap().clone()
     }
+
+    /// Whether any request received so far carried the header `name`.
+    pub fn saw_header(&self, name: &str) -> bool {
+        self.headers.lock().unwrap().iter().any(|line| {
+            line.split_once(':')
+                .is_some_and(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+        })
+    }
 }
 
 fn serve(
     stream: TcpStream,
     root: &std::path::Path,
     faults: &Mutex<VecDeque<Fault>>,
-    requests: &Mutex<Vec<String>>,
+    (requests, headers): (&Mutex<Vec<String>>, &Mutex<Vec<String>>),
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut stream = stream;
@@ -79,7 +90,8 @@ fn serve(
         if reader.read_line(&mut request_line)? == 0 {
             return Ok(());
         }
-        record_request(&mut reader, &request_line, requests)?;
+        let lines = record_request(&mut reader, &request_line, requests)?;
+        headers.lock().unwrap().extend(lines);
         let fault = faults.lock().unwrap().pop_front();
         match fault {
             Some(Fault::Reset) => return Ok(()),
@@ -130,22 +142,24 @@ pub fn loopback_url(port: u16, path: &str) -> String {
     format!("http://127.0.0.1:{port}/{}", path.trim_start_matches('/'))
 }
 
-/// Reads the headers after `request_line` up to the blank line, and records the
-/// request line.
+/// Reads the headers after `request_line` up to the blank line, records the request
+/// line and returns the header lines.
 pub fn record_request(
     reader: &mut impl BufRead,
     request_line: &str,
     requests: &Mutex<Vec<String>>,
-) -> std::io::Result<()> {
+) -> std::io::Result<Vec<String>> {
+    let mut headers = Vec::new();
     loop {
         let mut header = String::new();
         if reader.read_line(&mut header)? == 0 || header == "\r\n" || header == "\n" {
             break;
         }
+        headers.push(header.trim_end().to_owned());
     }
     requests
         .lock()
         .unwrap()
         .push(request_line.trim_end().to_owned());
-    Ok(())
+    Ok(headers)
 }
