@@ -796,6 +796,7 @@ pub struct Facts<'a> {
 
 /// Where a GitHub release asset lives, and what the API says of it (item 3, SPEC 5).
 #[derive(Clone, Debug)]
+#[allow(clippy::struct_excessive_bools)] // one per fact item 3 weighs
 pub struct GithubPlace {
     /// `OWNER/REPO` of the download link.
     pub found: String,
@@ -814,6 +815,8 @@ pub struct GithubPlace {
     /// The download went through the asset API (the link answered 404 to a
     /// download without a browser session).
     pub via_api: bool,
+    /// A token was sent to the API.
+    pub with_token: bool,
 }
 
 /// What GitHub's API says of a release asset.

@@ -182,6 +182,7 @@ fn place_and_download(
         asset: link.name.clone(),
         api: GithubAnswer::NotAsked,
         via_api: false,
+        with_token: false,
     };
     if request.offline {
         return (Place::Github(place), Download::Offline);
@@ -192,6 +193,7 @@ fn place_and_download(
         link.repository.clone(),
         token_from_env().filter(|_| own_host),
     );
+    place.with_token = gh.token().is_some();
     let asset_id;
     (place.api, asset_id) = ask_github(&gh, &link);
     let fallback = asset_id.filter(|_| gh.token().is_some());

@@ -895,7 +895,7 @@ impl Client {
             {
                 let advice = match credential {
                     Some(c) => format!(
-                        "the token in `{}` was refused or lacks a permission: check that it is valid and may write releases of this repository",
+                        "the token in `{}` was refused or lacks a permission: check that it is valid and has access to this repository (`publish` and `pr` need write access)",
                         c.source
                     ),
                     None => "no token was sent: set `GH_TOKEN` (or `GITHUB_TOKEN`) to a token that may read this repository".into(),
