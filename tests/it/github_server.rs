@@ -1,6 +1,10 @@
-//! The local GitHub releases server (support/github.rs) answers as GitHub documents
-//! (<https://docs.github.com/en/rest/releases>), so tests of otactl can trust it.
+//! The local GitHub server (support/github.rs) answers as GitHub documents (releases:
+//! <https://docs.github.com/en/rest/releases>; repositories, refs, comparisons,
+//! contents and pull requests: support/github/repos.rs), so tests of otactl can trust
+//! it.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::{Value, json};
@@ -8,7 +12,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::support::github::{
     AssetState, FORBIDDEN_MESSAGE, Fault, GitHubServer, Host, IMMUTABLE_DELETE_MESSAGE,
-    IMMUTABLE_UPLOAD_MESSAGE, PRIMARY_RATE_LIMIT_MESSAGE, Route,
+    IMMUTABLE_UPLOAD_MESSAGE, PRIMARY_RATE_LIMIT_MESSAGE, Pull, Route,
 };
 use crate::support::keys::hex;
 
@@ -755,5 +759,483 @@ fn github_server_immutable_published_release_refuses_uploads_and_deletions() {
     assert_eq!(
         upload(&draft, "fw.bin", b"x".to_vec()).status(),
         StatusCode::CREATED
+    );
+}
+
+/// The manifest file of the repository [`with_repo`] makes.
+const MANIFEST: &str = "channels/canary/manifest.json";
+
+/// `METHOD path` on the API host with the token and, when given, a JSON body; the
+/// status and the JSON answer (`null` when there is none).
+fn call(
+    server: &GitHubServer,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> (StatusCode, Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut request = client()
+        .request(method, server.api_url(path))
+        .bearer_auth(TOKEN);
+    if let Some(body) = body {
+        request = request.json_body(body);
+    }
+    let res = request.send().unwrap();
+    let status = res.status();
+    (status, res.read_json().unwrap_or(Value::Null))
+}
+
+/// A server holding [`REPO`] whose `main` has one commit of a README and [`MANIFEST`];
+/// returns the server and that commit.
+fn with_repo() -> (GitHubServer, String) {
+    let server = GitHubServer::with_token(TOKEN);
+    let files: [(&str, &[u8]); 2] = [("README.md", b"# firmware\n"), (MANIFEST, b"{}\n")];
+    let main = server.add_repo(REPO, "main", &files);
+    (server, main)
+}
+
+/// `PUT contents/FILE` of `bytes` on `branch` with the blob `sha` (when given) and the
+/// message `write FILE`.
+fn put(
+    server: &GitHubServer,
+    file: &str,
+    bytes: &[u8],
+    branch: &str,
+    sha: Option<&str>,
+) -> (StatusCode, Value) {
+    let mut body = json!({
+        "message": format!("write {file}"),
+        "content": STANDARD.encode(bytes),
+        "branch": branch,
+    });
+    if let Some(sha) = sha {
+        body["sha"] = sha.into();
+    }
+    call(
+        server,
+        "PUT",
+        &format!("repos/{REPO}/contents/{file}"),
+        Some(&body),
+    )
+}
+
+/// The blob sha of `file` on `branch`, read through the contents API.
+fn blob_of(server: &GitHubServer, file: &str, branch: &str) -> String {
+    let (status, found) = call(
+        server,
+        "GET",
+        &format!("repos/{REPO}/contents/{file}?ref={branch}"),
+        None,
+    );
+    assert_eq!(status, StatusCode::OK, "{found}");
+    text(&found, "sha").to_owned()
+}
+
+/// A branch `name` made from `main` holding one more commit of `file`.
+fn branch_with_commit(server: &GitHubServer, name: &str, file: &str) -> String {
+    server.add_branch(REPO, name, "main");
+    server.commit_file(REPO, name, file, name.as_bytes(), &format!("add {file}"))
+}
+
+/// `{"title", "head", "base": "main", "body", "draft"}` of a new pull request.
+fn new_pull(head: &str, draft: bool) -> Value {
+    json!({"title": format!("release {head}"), "head": head, "base": "main", "body": "checklist", "draft": draft})
+}
+
+#[test]
+fn github_server_repository_and_branch_refs_whose_names_hold_slashes() {
+    let (server, main) = with_repo();
+    let (status, repo) = call(&server, "GET", &format!("repos/{REPO}"), None);
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (
+            &repo["default_branch"],
+            &repo["full_name"],
+            &repo["private"]
+        ),
+        (&json!("main"), &json!(REPO), &json!(false))
+    );
+    let branch = "otactl/canary-20260115-1614-9121078";
+    let at = format!("repos/{REPO}/git/ref/heads/{branch}");
+    assert_eq!(call(&server, "GET", &at, None).0, StatusCode::NOT_FOUND);
+
+    let refs = format!("repos/{REPO}/git/refs");
+    let create = json!({"ref": format!("refs/heads/{branch}"), "sha": main});
+    let (status, made) = call(&server, "POST", &refs, Some(&create));
+    assert_eq!(status, StatusCode::CREATED);
+    let object = json!({"sha": main, "type": "commit"});
+    let object_of =
+        |found: &Value| json!({"sha": found["object"]["sha"], "type": found["object"]["type"]});
+    assert_eq!(object_of(&made), object);
+    // Read back with the slash as it is or percent-encoded.
+    for path in [at.clone(), at.replace("otactl/", "otactl%2F")] {
+        let (status, found) = call(&server, "GET", &path, None);
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(found["ref"], format!("refs/heads/{branch}"));
+        assert_eq!(object_of(&found), object);
+    }
+    assert_eq!(
+        server.branch_head(REPO, branch).as_deref(),
+        Some(main.as_str())
+    );
+
+    // Again: it exists; an unknown sha: no such object; neither makes a branch.
+    let (status, again) = call(&server, "POST", &refs, Some(&create));
+    assert_eq!(
+        (status, text(&again, "message")),
+        (StatusCode::UNPROCESSABLE_ENTITY, "Reference already exists")
+    );
+    let unknown = json!({"ref": "refs/heads/other", "sha": "0".repeat(40)});
+    let (status, _) = call(&server, "POST", &refs, Some(&unknown));
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(server.branch_head(REPO, "other"), None);
+    assert_eq!(
+        call(&server, "GET", "repos/acme/other", None).0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[test]
+fn github_server_contents_gives_the_git_blob_sha_and_base64_in_lines_of_60() {
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(512).collect();
+    let server = GitHubServer::with_token(TOKEN);
+    server.add_repo(
+        REPO,
+        "trunk",
+        &[("hello.txt", b"hello\n"), ("fw/blob.bin", &bytes)],
+    );
+    // Without `ref`, the default branch.
+    let (status, hello) = call(
+        &server,
+        "GET",
+        &format!("repos/{REPO}/contents/hello.txt"),
+        None,
+    );
+    assert_eq!(status, StatusCode::OK);
+    let fields = ["type", "encoding", "path", "content", "sha"].map(|k| text(&hello, k));
+    // `printf 'hello\n' | git hash-object --stdin`
+    let sha = "ce013625030ba8dba906f756967f9e9ca394464a";
+    assert_eq!(fields, ["file", "base64", "hello.txt", "aGVsbG8K\n", sha]);
+    let (_, blob) = call(
+        &server,
+        "GET",
+        &format!("repos/{REPO}/contents/fw/blob.bin?ref=trunk"),
+        None,
+    );
+    let content = text(&blob, "content");
+    let lines: Vec<&str> = content.split_terminator('\n').collect();
+    assert!(content.ends_with('\n'), "{content:?}");
+    assert_eq!(lines.len(), 12, "{content:?}");
+    assert!(lines[..11].iter().all(|l| l.len() == 60), "{content:?}");
+    assert_eq!(STANDARD.decode(lines.concat()).unwrap(), bytes);
+    assert_eq!(text(&blob, "sha").len(), 40);
+
+    // A folder lists its entries; a missing file or ref is not found.
+    let (status, listing) = call(&server, "GET", &format!("repos/{REPO}/contents/fw"), None);
+    assert_eq!(
+        (status, &listing[0]["path"]),
+        (StatusCode::OK, &json!("fw/blob.bin"))
+    );
+    for missing in ["nope.txt", "hello.txt?ref=nope"] {
+        let path = format!("repos/{REPO}/contents/{missing}");
+        assert_eq!(
+            call(&server, "GET", &path, None).0,
+            StatusCode::NOT_FOUND,
+            "{missing}"
+        );
+    }
+}
+
+#[test]
+fn github_server_contents_put_commits_one_file_on_its_branch_and_checks_the_blob_sha() {
+    let (server, main) = with_repo();
+    server.add_branch(REPO, "work", "main");
+    let current = blob_of(&server, MANIFEST, "work");
+    // Without the sha of the file there, or with another: refused, nothing committed.
+    let (status, _) = put(&server, MANIFEST, b"new\n", "work", None);
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let other = "1".repeat(40);
+    let (status, stale) = put(&server, MANIFEST, b"new\n", "work", Some(&other));
+    assert_eq!(
+        (status, text(&stale, "message")),
+        (
+            StatusCode::CONFLICT,
+            format!("{MANIFEST} does not match {other}").as_str()
+        )
+    );
+    assert_eq!(
+        server.branch_head(REPO, "work").as_deref(),
+        Some(main.as_str())
+    );
+
+    // With it: one commit on that branch only, the answer naming the new blob.
+    let (status, done) = put(&server, MANIFEST, b"new\n", "work", Some(&current));
+    assert_eq!(status, StatusCode::OK, "{done}");
+    let message = format!("write {MANIFEST}");
+    assert_eq!(done["commit"]["message"], message.as_str());
+    let commits = server.commits_on(REPO, "work");
+    assert_eq!(commits.len(), 2);
+    assert_eq!(
+        commits[0],
+        (text(&done["commit"], "sha").to_owned(), message)
+    );
+    assert_eq!(
+        server.file_at(REPO, "work", MANIFEST).as_deref(),
+        Some(&b"new\n"[..])
+    );
+    assert_eq!(
+        server.file_at(REPO, "main", MANIFEST).as_deref(),
+        Some(&b"{}\n"[..])
+    );
+    assert_eq!(
+        server.commits_on(REPO, "main"),
+        [(main, "Initial commit".to_owned())]
+    );
+    assert_eq!(
+        done["content"]["sha"],
+        blob_of(&server, MANIFEST, "work").as_str()
+    );
+
+    // A new file takes no sha (201); a sha for it is refused; so is an unknown branch.
+    assert_eq!(
+        put(&server, "a.txt", b"a", "work", None).0,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        put(&server, "b.txt", b"b", "work", Some(&current)).0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        put(&server, "c.txt", b"c", "nope", None).0,
+        StatusCode::NOT_FOUND
+    );
+
+    // A file changed behind the client's back: the sha it read is stale.
+    let read = blob_of(&server, MANIFEST, "work");
+    server.commit_file(REPO, "work", MANIFEST, b"pushed\n", "a push");
+    assert_eq!(
+        put(&server, MANIFEST, b"mine\n", "work", Some(&read)).0,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        server.file_at(REPO, "work", MANIFEST).as_deref(),
+        Some(&b"pushed\n"[..])
+    );
+}
+
+#[test]
+fn github_server_compare_lists_the_commits_beyond_the_merge_base_oldest_first() {
+    let (server, main) = with_repo();
+    let branch = "otactl/canary-x";
+    let first = branch_with_commit(&server, branch, "a.txt");
+    let second = server.commit_file(REPO, branch, "b.txt", b"b", "second");
+    server.commit_file(REPO, "main", "c.txt", b"c", "on main");
+    let compare = |spec: &str| {
+        call(
+            &server,
+            "GET",
+            &format!("repos/{REPO}/compare/{spec}"),
+            None,
+        )
+    };
+
+    let (status, diverged) = compare(&format!("main...{branch}"));
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (
+            &diverged["status"],
+            &diverged["ahead_by"],
+            &diverged["behind_by"]
+        ),
+        (&json!("diverged"), &json!(2), &json!(1))
+    );
+    let commits: Vec<(&str, &str)> = diverged["commits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (text(c, "sha"), text(&c["commit"], "message")))
+        .collect();
+    assert_eq!(
+        commits,
+        [(first.as_str(), "add a.txt"), (second.as_str(), "second")]
+    );
+    assert_eq!(diverged["merge_base_commit"]["sha"], main.as_str());
+    let files: Vec<(&str, &str)> = diverged["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (text(f, "filename"), text(f, "status")))
+        .collect();
+    assert_eq!(files, [("a.txt", "added"), ("b.txt", "added")]);
+
+    let (_, same) = compare("main...main");
+    assert_eq!(
+        (&same["status"], &same["commits"]),
+        (&json!("identical"), &json!([]))
+    );
+    assert_eq!(compare("main...nope").0, StatusCode::NOT_FOUND);
+}
+
+#[test]
+fn github_server_pull_requests_are_made_found_by_owner_and_branch_and_updated_but_not_their_draft_flag()
+ {
+    let (server, _) = with_repo();
+    let (one, two) = ("otactl/canary-1", "otactl/canary-2");
+    branch_with_commit(&server, one, "one.txt");
+    branch_with_commit(&server, two, "two.txt");
+    server.add_branch(REPO, "empty", "main");
+    let pulls = format!("repos/{REPO}/pulls");
+
+    let (status, made) = call(&server, "POST", &pulls, Some(&new_pull(one, true)));
+    assert_eq!(status, StatusCode::CREATED);
+    let html_url = server.api_url(&format!("{REPO}/pull/1"));
+    assert_eq!(
+        (
+            &made["number"],
+            &made["state"],
+            &made["draft"],
+            &made["html_url"]
+        ),
+        (&json!(1), &json!("open"), &json!(true), &json!(html_url))
+    );
+    // The same head again, with or without its owner: GitHub's refusal.
+    for head in [one.to_owned(), format!("acme:{one}")] {
+        let (status, again) = call(&server, "POST", &pulls, Some(&new_pull(&head, false)));
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        let message = format!("A pull request already exists for acme:{one}.");
+        assert_eq!(
+            again["errors"],
+            json!([{"resource": "PullRequest", "code": "custom", "message": message}])
+        );
+    }
+    let (status, empty) = call(&server, "POST", &pulls, Some(&new_pull("empty", false)));
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        empty["errors"][0]["message"],
+        "No commits between main and empty"
+    );
+    assert_eq!(
+        call(&server, "POST", &pulls, Some(&new_pull(two, false))).0,
+        StatusCode::CREATED
+    );
+
+    // Found by OWNER:BRANCH; a bare branch filters nothing (GitHub ignores it); another
+    // owner's branch finds none. Newest first.
+    let numbers = |query: &str| -> Vec<u64> {
+        let (status, found) = call(&server, "GET", &format!("{pulls}?{query}"), None);
+        assert_eq!(status, StatusCode::OK, "{query}");
+        found
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["number"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(numbers(&format!("head=acme:{one}&state=open")), [1]);
+    assert_eq!(numbers(&format!("head={one}")), [2, 1]);
+    assert_eq!(numbers(&format!("head=someone:{one}")), Vec::<u64>::new());
+
+    // Title, body and state change; the draft flag does not.
+    let patch =
+        json!({"title": "new title", "body": "new body", "draft": false, "state": "closed"});
+    assert_eq!(
+        call(&server, "PATCH", &format!("{pulls}/1"), Some(&patch)).0,
+        StatusCode::OK
+    );
+    let expected = Pull {
+        number: 1,
+        head: one.to_owned(),
+        base: "main".to_owned(),
+        title: "new title".to_owned(),
+        body: "new body".to_owned(),
+        draft: true,
+        state: "closed".to_owned(),
+        html_url,
+    };
+    assert_eq!(server.pulls(REPO)[0], expected);
+    assert_eq!(
+        (numbers("state=open"), numbers("state=closed")),
+        (vec![2], vec![1])
+    );
+    let (status, read) = call(&server, "GET", &format!("{pulls}/1"), None);
+    assert_eq!(
+        (status, &read["title"]),
+        (StatusCode::OK, &json!("new title"))
+    );
+    assert_eq!(
+        call(&server, "GET", &format!("{pulls}/9"), None).0,
+        StatusCode::NOT_FOUND
+    );
+
+    // Pages keep the filters in their links.
+    let (all, pages) = list_all(&server, &format!("{pulls}?state=all&per_page=1"));
+    let listed: Vec<&Value> = all.iter().map(|p| &p["number"]).collect();
+    assert_eq!((listed, pages), (vec![&json!(2), &json!(1)], 2));
+}
+
+#[test]
+fn github_server_apply_then_applies_ref_contents_and_pull_writes_and_a_409_applies_nothing() {
+    let (server, main) = with_repo();
+    let branch = "otactl/canary-x";
+    let manifest = format!("repos/{REPO}/contents/{MANIFEST}");
+    let blob = blob_of(&server, MANIFEST, "main");
+    let writes = [
+        (
+            Route::CreateRef,
+            "POST",
+            format!("repos/{REPO}/git/refs"),
+            json!({"ref": format!("refs/heads/{branch}"), "sha": main}),
+        ),
+        (
+            Route::PutContents,
+            "PUT",
+            manifest.clone(),
+            json!({"message": "m", "content": STANDARD.encode("x"), "branch": branch, "sha": blob}),
+        ),
+        (
+            Route::CreatePull,
+            "POST",
+            format!("repos/{REPO}/pulls"),
+            new_pull(branch, false),
+        ),
+        (
+            Route::UpdatePull,
+            "PATCH",
+            format!("repos/{REPO}/pulls/1"),
+            json!({"title": "updated"}),
+        ),
+    ];
+    for (route, method, path, body) in &writes {
+        server.inject(*route, [Fault::ApplyThen(502)]);
+        let (status, answer) = call(&server, method, path, Some(body));
+        assert_eq!(
+            (status, &answer["message"]),
+            (StatusCode::BAD_GATEWAY, &json!("Server Error")),
+            "{route:?}"
+        );
+    }
+    let commits = server.commits_on(REPO, branch);
+    assert_eq!((commits.len(), commits[0].1.as_str()), (2, "m"));
+    assert_eq!(
+        server.file_at(REPO, branch, MANIFEST).as_deref(),
+        Some(&b"x"[..])
+    );
+    let pulls = server.pulls(REPO);
+    assert_eq!((pulls.len(), pulls[0].title.as_str()), (1, "updated"));
+    // The JSON bodies are recorded.
+    let last = server.requests().pop().unwrap();
+    assert_eq!(last.json, Some(json!({"title": "updated"})));
+
+    // A status fault answers without applying.
+    server.inject(Route::PutContents, [Fault::Status(409)]);
+    let current = blob_of(&server, MANIFEST, branch);
+    assert_eq!(
+        put(&server, MANIFEST, b"y", branch, Some(&current)).0,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(server.commits_on(REPO, branch).len(), 2);
+    assert_eq!(
+        put(&server, MANIFEST, b"y", branch, Some(&current)).0,
+        StatusCode::OK
     );
 }

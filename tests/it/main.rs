@@ -31,6 +31,7 @@ mod manifest_new;
 mod manifest_sign;
 mod manifest_verify;
 mod open_items;
+mod pr;
 mod publish_dir;
 mod publish_github;
 mod real_repo;

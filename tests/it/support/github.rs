@@ -12,6 +12,10 @@
 //! - the objects host (`objects.githubusercontent.com`): the bytes, recording
 //!   whether the request carried an `Authorization` header.
 //!
+//! The API host also holds git repositories (module `repos`): branches, commits, files
+//! read and written through the contents API, compared, and pull requests
+//! ([`GitHubServer::add_repo`]).
+//!
 //! Every API and upload answer carries the `x-ratelimit-*` headers; with a token,
 //! a request without `Authorization: Bearer <token>` is answered 401. Faults are
 //! queued per [`Route`] and come before the token check (but for
@@ -40,6 +44,10 @@ use sha2::{Digest as _, Sha256};
 
 use super::http::loopback_url;
 use super::keys::hex;
+
+mod repos;
+
+pub use repos::Pull;
 
 /// No server lives longer than this, even if a test forgets it.
 pub const LIFETIME: Duration = Duration::from_secs(120);
@@ -107,6 +115,26 @@ pub enum Route {
     Download,
     /// `GET /objects/{id}` on the objects host
     Object,
+    /// `GET /repos/{owner}/{repo}`
+    GetRepo,
+    /// `GET /repos/{owner}/{repo}/git/ref/heads/{branch}` (the branch may hold `/`)
+    GetRef,
+    /// `POST /repos/{owner}/{repo}/git/refs`
+    CreateRef,
+    /// `GET /repos/{owner}/{repo}/compare/{base}...{head}`
+    Compare,
+    /// `GET /repos/{owner}/{repo}/contents/{path}?ref=`
+    GetContents,
+    /// `PUT /repos/{owner}/{repo}/contents/{path}`
+    PutContents,
+    /// `GET /repos/{owner}/{repo}/pulls`
+    ListPulls,
+    /// `POST /repos/{owner}/{repo}/pulls`
+    CreatePull,
+    /// `GET /repos/{owner}/{repo}/pulls/{number}`
+    GetPull,
+    /// `PATCH /repos/{owner}/{repo}/pulls/{number}`
+    UpdatePull,
 }
 
 /// What the server does with the next call of a route instead of serving it.
@@ -212,6 +240,8 @@ struct State {
     releases: Vec<Release>,
     requests: Vec<Request>,
     faults: HashMap<Route, VecDeque<Fault>>,
+    /// The git repositories by `owner/repo`.
+    repos: HashMap<String, repos::GitRepo>,
     redirect_saw_authorization: bool,
     api_calls: u64,
     private: bool,
@@ -702,6 +732,7 @@ fn reason(status: u16) -> &'static str {
         401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
+        409 => "Conflict",
         411 => "Length Required",
         413 => "Payload Too Large",
         422 => "Unprocessable Entity",
@@ -782,6 +813,16 @@ fn route(host: Host, method: &str, path: &str) -> Option<(Route, Vec<String>)> {
         (Host::Api, "GET", ["repos", _, _, "releases", _]) => Route::GetRelease,
         (Host::Api, "PATCH", ["repos", _, _, "releases", _]) => Route::UpdateRelease,
         (Host::Api, "GET", ["repos", _, _, "releases", _, "assets"]) => Route::ListAssets,
+        (Host::Api, "GET", ["repos", _, _]) => Route::GetRepo,
+        (Host::Api, "GET", ["repos", _, _, "git", "ref", "heads", _, ..]) => Route::GetRef,
+        (Host::Api, "POST", ["repos", _, _, "git", "refs"]) => Route::CreateRef,
+        (Host::Api, "GET", ["repos", _, _, "compare", _, ..]) => Route::Compare,
+        (Host::Api, "GET", ["repos", _, _, "contents", _, ..]) => Route::GetContents,
+        (Host::Api, "PUT", ["repos", _, _, "contents", _, ..]) => Route::PutContents,
+        (Host::Api, "GET", ["repos", _, _, "pulls"]) => Route::ListPulls,
+        (Host::Api, "POST", ["repos", _, _, "pulls"]) => Route::CreatePull,
+        (Host::Api, "GET", ["repos", _, _, "pulls", _]) => Route::GetPull,
+        (Host::Api, "PATCH", ["repos", _, _, "pulls", _]) => Route::UpdatePull,
         (Host::Api, "GET", [_, _, "releases", "download", _, _]) => Route::Download,
         (Host::Uploads, "POST", ["repos", _, _, "releases", _, "assets"]) => Route::UploadAsset,
         (Host::Objects, "GET", ["objects", _]) => Route::Object,
@@ -1082,9 +1123,22 @@ fn paginate(items: Vec<Value>, req: &Req, shared: &Shared) -> Answer {
         .skip((page - 1) * per_page)
         .take(per_page)
         .collect();
+    // The other parameters (the filters) stay in the links, as GitHub keeps them.
+    let encode = |s: &str| percent_encoding::utf8_percent_encode(s, NAME_IN_URL).to_string();
+    let mut filters = String::new();
+    for (k, v) in req
+        .query
+        .iter()
+        .filter(|(k, _)| k != "page" && k != "per_page")
+    {
+        filters += &encode(k);
+        filters += "=";
+        filters += &encode(v);
+        filters += "&";
+    }
     let link_to = |p: usize, rel: &str| {
         format!(
-            "<http://127.0.0.1:{}{}?per_page={per_page}&page={p}>; rel=\"{rel}\"",
+            "<http://127.0.0.1:{}{}?{filters}per_page={per_page}&page={p}>; rel=\"{rel}\"",
             shared.api_port, req.path
         )
     };
@@ -1281,6 +1335,16 @@ fn api(route: Route, seg: &[String], req: &Req, body: &[u8], shared: &Shared) ->
                 _ => not_found(),
             }
         }
+        Route::GetRepo
+        | Route::GetRef
+        | Route::CreateRef
+        | Route::Compare
+        | Route::GetContents
+        | Route::PutContents
+        | Route::ListPulls
+        | Route::CreatePull
+        | Route::GetPull
+        | Route::UpdatePull => repos::answer(route, seg, req, body, shared, &mut state),
         Route::UploadAsset | Route::Object => unreachable!("streamed routes"),
     }
 }
