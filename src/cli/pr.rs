@@ -48,10 +48,14 @@ impl PrArgs {
             remote: self.remote.flags(),
         };
         match pr::pr(&repo, &client, &request, &ctx.printer.reporter())? {
+            // Why nothing was opened goes to stderr, even with `-q`: stdout is
+            // for the pull request's URL.
             Outcome::ChecksFailed { checklist, lint } => {
-                verify::print(ctx, Format::Text, &checklist)?;
+                for line in verify::item_lines(&checklist) {
+                    ctx.printer.explain(&line);
+                }
                 lint::print_text(ctx, &lint);
-                ctx.printer.status(
+                ctx.printer.explain(
                     "no pull request: the checklist or lint failed; fix the manifest (or the release) and run again",
                 );
                 Ok(ExitCode::ChecksFailed)

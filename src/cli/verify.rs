@@ -125,6 +125,20 @@ impl VerifyArgs {
     }
 }
 
+/// The items as text, one line each.
+pub(crate) fn item_lines(report: &Report) -> impl Iterator<Item = String> + '_ {
+    report.items.iter().map(|item| {
+        format!(
+            "{} {:<5} {}. {}: {}",
+            item.status.mark(),
+            item.status.word(),
+            item.check.number(),
+            item.check.name(),
+            crate::output::sanitize(&item.reason)
+        )
+    })
+}
+
 /// Prints the report in `format`, then a status line.
 pub(crate) fn print(ctx: &Ctx, format: Format, report: &Report) -> Result<()> {
     match format {
@@ -141,15 +155,8 @@ pub(crate) fn print(ctx: &Ctx, format: Format, report: &Report) -> Result<()> {
             ))?;
         }
         Format::Text => {
-            for item in &report.items {
-                ctx.printer.data(&format!(
-                    "{} {:<5} {}. {}: {}",
-                    item.status.mark(),
-                    item.status.word(),
-                    item.check.number(),
-                    item.check.name(),
-                    crate::output::sanitize(&item.reason)
-                ));
+            for line in item_lines(report) {
+                ctx.printer.data(&line);
             }
         }
     }

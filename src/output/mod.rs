@@ -158,6 +158,11 @@ impl Printer {
         }
     }
 
+    /// A line on stderr that says why a command failed, even with `-q`.
+    pub fn explain(&self, line: &str) {
+        eprintln!("{}", sanitize(line));
+    }
+
     /// `hint: …` on stderr, unless `-q`.
     pub fn hint(&self, line: &str) {
         if self.verbosity != Verbosity::Quiet {
