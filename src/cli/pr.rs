@@ -60,6 +60,12 @@ impl PrArgs {
                 );
                 Ok(ExitCode::ChecksFailed)
             }
+            Outcome::AlreadyOnBase { base } => {
+                ctx.printer.status(&format!(
+                    "`{base}` already holds this manifest byte for byte: nothing to propose"
+                ));
+                Ok(ExitCode::Success)
+            }
             Outcome::Opened(opened) => {
                 let what = if opened.created { "opened" } else { "updated" };
                 let commit = if opened.committed {

@@ -62,6 +62,12 @@ pub enum Outcome {
         /// Lint of the channel's manifest.
         lint: LintReport,
     },
+    /// The base branch holds this manifest already (the pull request was merged):
+    /// nothing to propose, nothing written.
+    AlreadyOnBase {
+        /// The base branch.
+        base: String,
+    },
     /// The pull request.
     Opened(Opened),
 }
@@ -114,8 +120,11 @@ pub fn pr(
         message: format!("{} has no branch {}", gh.repository, code(&base)),
     })?;
     let branch = format!("otactl/{channel}-{build_id}");
-    let old = gh
-        .file(&in_repo, &base)?
+    let on_base = gh.file(&in_repo, &base)?;
+    if on_base.as_ref().is_some_and(|f| f.bytes == bytes) {
+        return Ok(Outcome::AlreadyOnBase { base });
+    }
+    let old = on_base
         .and_then(|f| serde_json::from_slice::<serde_json::Value>(&f.bytes).ok())
         .and_then(|v| {
             v.get("build_id")

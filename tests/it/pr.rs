@@ -525,3 +525,24 @@ fn no_token_is_a_usage_error_before_any_request() {
         world.server.requests()
     );
 }
+
+#[test]
+fn once_the_base_holds_the_manifest_a_rerun_proposes_nothing_and_writes_nothing() {
+    let world = World::new(true);
+    // The pull request was merged: `main` on GitHub holds the local manifest.
+    let merged = world.server.commit_file(
+        REPO,
+        "main",
+        MANIFEST,
+        &world.local_manifest(),
+        "Merge the canary release",
+    );
+    let out = world.pr(&[]);
+    assert_exit(&out, 0);
+    assert_contains(&stderr(&out), "nothing to propose");
+    assert_eq!(stdout(&out), "");
+    assert_eq!(world.writes_from(0), Vec::<String>::new());
+    assert_eq!(world.server.pulls(REPO), Vec::new());
+    assert_eq!(world.server.branch_head(REPO, &world.branch()), None);
+    assert_eq!(world.server.branch_head(REPO, "main"), Some(merged));
+}
