@@ -119,6 +119,30 @@ impl Repo {
         }
     }
 
+    /// Refuses a signing key the repository does not trust (when it lists any): what
+    /// it signs would fail every check.
+    pub fn check_signer(&self, key: &crate::keys::PrivateKey) -> Result<()> {
+        let public = key.public_key();
+        let trusted = self.trusted_keys(&[])?;
+        if trusted.is_empty() || trusted.contains(&public) {
+            return Ok(());
+        }
+        Err(Error::UntrustedSigner {
+            key_id: public.key_id(),
+            config: self
+                .settings
+                .config_path
+                .as_deref()
+                .map(fsx::display_path)
+                .unwrap_or_default(),
+            trusted: trusted
+                .iter()
+                .map(PublicKey::key_id)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+    }
+
     /// The trusted public keys: `flags` when given, else `[signing] public_keys`.
     pub fn trusted_keys(&self, flags: &[PathBuf]) -> Result<Vec<PublicKey>> {
         let paths = self.trusted_key_paths(flags);

@@ -367,23 +367,7 @@ pub fn sign(repo: &Repo, file: &Path, out: Option<&Path>, key: &PrivateKey) -> R
     let (bytes, parsed) = read_manifest(file, &repo.rules(file))?;
     let (manifest, mut object) = accept(file, parsed, &mut warnings)?;
     let public = key.public_key();
-    let trusted = repo.trusted_keys(&[])?;
-    if !trusted.is_empty() && !trusted.contains(&public) {
-        return Err(Error::UntrustedSigner {
-            key_id: public.key_id(),
-            config: repo
-                .settings
-                .config_path
-                .as_deref()
-                .map(fsx::display_path)
-                .unwrap_or_default(),
-            trusted: trusted
-                .iter()
-                .map(crate::keys::PublicKey::key_id)
-                .collect::<Vec<_>>()
-                .join(", "),
-        });
-    }
+    repo.check_signer(key)?;
     let message = signed_bytes(&object).map_err(|message| Error::InvalidArg {
         flag: "FILE",
         message,

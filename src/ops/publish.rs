@@ -5,6 +5,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+mod oci;
+
+pub use oci::{OciPublished, OciRequest, oci};
+
 use crate::build_id::BuildId;
 use crate::error::{Error, Result};
 use crate::fsx;
@@ -162,6 +166,8 @@ pub fn github(
         already_there,
         asset_id: Some(asset.id),
         path: None,
+        digest: None,
+        signed: None,
     })
 }
 

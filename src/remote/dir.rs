@@ -180,6 +180,8 @@ fn place(
         already_there: false,
         asset_id: None,
         path: Some(dest),
+        digest: None,
+        signed: None,
     })
 }
 
@@ -219,6 +221,8 @@ fn already_there(dest: &Path, url: String, new: String) -> Result<Published> {
         already_there: true,
         asset_id: None,
         path: Some(dest.to_owned()),
+        digest: None,
+        signed: None,
     })
 }
 

@@ -6,21 +6,19 @@
 //! whole file in memory, and its retry re-sends any request, `POST` included.
 
 use std::io::Read;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use reqwest::Method;
 use serde::Deserialize;
-use sha2::{Digest as _, Sha256};
 
 mod pulls;
 
 pub use pulls::{FileAt, Pull, Put};
 
-use crate::hash::to_hex;
 use crate::progress::Reporter;
 use crate::remote::http::{
-    Body, Client, Credential, RemoteError, Request, Response, Scheme, Secret,
+    Client, Credential, HashedUpload, RemoteError, Request, Response, Scheme, Secret,
+    upload_timeout,
 };
 use crate::text::code;
 
@@ -507,12 +505,7 @@ impl<'a> GitHub<'a> {
             };
         };
         url.query_pairs_mut().clear().append_pair("name", name);
-        let hashed = Arc::new(Mutex::new((Sha256::new(), 0u64)));
-        let body = UploadBody {
-            inner: std::io::BufReader::with_capacity(1 << 20, file),
-            hashed: hashed.clone(),
-            reporter: reporter.clone(),
-        };
+        let (body, hashed) = HashedUpload::body(file, len, reporter);
         reporter.start(name, Some(len));
         let mut request = Request::new(
             Method::POST,
@@ -522,16 +515,11 @@ impl<'a> GitHub<'a> {
         .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
         .header(reqwest::header::ACCEPT, "application/vnd.github+json")
         .credential(self.token.as_ref());
-        request.body = Some(Body::Stream(Box::new(body), len));
+        request.body = Some(body);
         request.timeout = Some(upload_timeout(len));
         let sent = self.client.send_once(request);
         reporter.finish();
-        let sha256 = {
-            let state = hashed.lock().map(|g| g.clone()).ok();
-            state
-                .filter(|(_, n)| *n == len)
-                .map(|(hasher, _)| to_hex(&hasher.finalize()))
-        };
+        let sha256 = hashed.sha256();
         let result = match sent {
             Err(e) => Err(UploadError::Remote(e)),
             Ok(response) if response.status().is_success() => {
@@ -570,11 +558,6 @@ impl<'a> GitHub<'a> {
     }
 }
 
-/// The time an upload of `len` bytes may take: 5 minutes plus 256 KiB/s.
-fn upload_timeout(len: u64) -> Duration {
-    Duration::from_secs(300 + len / (256 * 1024))
-}
-
 /// How an upload ended.
 pub struct Upload {
     /// The asset, or why not.
@@ -592,25 +575,6 @@ pub enum UploadError {
     Remote(RemoteError),
     /// The upload URL is on a host the token must not go to.
     Host(String),
-}
-
-/// The upload's body: the file, hashed and counted as reqwest reads it.
-struct UploadBody<R> {
-    inner: R,
-    hashed: Arc<Mutex<(Sha256, u64)>>,
-    reporter: Arc<dyn Reporter>,
-}
-
-impl<R: Read> Read for UploadBody<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if let Ok(mut state) = self.hashed.lock() {
-            state.0.update(&buf[..n]);
-            state.1 += n as u64;
-        }
-        self.reporter.advance(n as u64);
-        Ok(n)
-    }
 }
 
 /// What of a path segment is escaped: everything but unreserved characters.

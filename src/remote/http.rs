@@ -26,7 +26,9 @@ impl Secret {
         Secret(zeroize::Zeroizing::new(value))
     }
 
-    fn expose(&self) -> &str {
+    /// The value, for the one place that sends it (a header, a token request's
+    /// form body).
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 
@@ -43,10 +45,15 @@ impl std::fmt::Debug for Secret {
 }
 
 /// How a credential is sent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Scheme {
     /// `Authorization: Bearer <token>`.
     Bearer,
+    /// `Authorization: Basic base64(<username>:<password>)`.
+    Basic {
+        /// The user name (not secret).
+        username: String,
+    },
 }
 
 /// A secret, where it came from, and the origins it may be sent to.
@@ -54,7 +61,7 @@ pub enum Scheme {
 pub struct Credential {
     /// Where the secret was read, as the user names it (`GH_TOKEN`): what an error
     /// about it says.
-    pub source: &'static str,
+    pub source: String,
     secret: Secret,
     scheme: Scheme,
     origins: Vec<url::Origin>,
@@ -62,9 +69,9 @@ pub struct Credential {
 
 impl Credential {
     /// A credential for the origins of `urls` (scheme, host and port).
-    pub fn new(source: &'static str, secret: Secret, scheme: Scheme) -> Credential {
+    pub fn new(source: impl Into<String>, secret: Secret, scheme: Scheme) -> Credential {
         Credential {
-            source,
+            source: source.into(),
             secret,
             scheme,
             origins: Vec::new(),
@@ -90,8 +97,16 @@ impl Credential {
     }
 
     fn header(&self) -> Option<HeaderValue> {
-        let Scheme::Bearer = self.scheme;
-        let mut value = HeaderValue::from_str(&format!("Bearer {}", self.secret.expose())).ok()?;
+        use base64::Engine as _;
+        let text = match &self.scheme {
+            Scheme::Bearer => format!("Bearer {}", self.secret.expose()),
+            Scheme::Basic { username } => format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD
+                    .encode(format!("{username}:{}", self.secret.expose()))
+            ),
+        };
+        let mut value = HeaderValue::from_str(&text).ok()?;
         value.set_sensitive(true);
         Some(value)
     }
@@ -313,6 +328,64 @@ pub fn shown(url: &url::Url) -> String {
     crate::text::cap(url.as_str()).into_owned()
 }
 
+/// The time a streamed upload of `len` bytes may take: 5 minutes plus 256 KiB/s.
+pub fn upload_timeout(len: u64) -> Duration {
+    Duration::from_secs(300 + len / (256 * 1024))
+}
+
+/// What a streamed upload hashed and counted as it was sent.
+pub struct HashedUpload {
+    state: Arc<std::sync::Mutex<(sha2::Sha256, u64)>>,
+    len: u64,
+}
+
+impl HashedUpload {
+    /// The body of an upload of `len` bytes of `source`, hashed and reported as it
+    /// is read, and the handle that gives its hash afterwards.
+    pub fn body(
+        source: impl Read + Send + 'static,
+        len: u64,
+        reporter: &Arc<dyn crate::progress::Reporter>,
+    ) -> (Body, HashedUpload) {
+        let state = Arc::new(std::sync::Mutex::new((sha2::Sha256::default(), 0)));
+        let reader = HashingSource {
+            inner: std::io::BufReader::with_capacity(1 << 20, source),
+            state: state.clone(),
+            reporter: reporter.clone(),
+        };
+        (
+            Body::Stream(Box::new(reader), len),
+            HashedUpload { state, len },
+        )
+    }
+
+    /// The SHA-256 (hex) of what was sent, when all `len` bytes were read.
+    pub fn sha256(&self) -> Option<String> {
+        use sha2::Digest as _;
+        let (hasher, read) = self.state.lock().ok()?.clone();
+        (read == self.len).then(|| crate::hash::to_hex(&hasher.finalize()))
+    }
+}
+
+struct HashingSource<R> {
+    inner: R,
+    state: Arc<std::sync::Mutex<(sha2::Sha256, u64)>>,
+    reporter: Arc<dyn crate::progress::Reporter>,
+}
+
+impl<R: Read> Read for HashingSource<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use sha2::Digest as _;
+        let n = self.inner.read(buf)?;
+        if let Ok(mut state) = self.state.lock() {
+            state.0.update(&buf[..n]);
+            state.1 += n as u64;
+        }
+        self.reporter.advance(n as u64);
+        Ok(n)
+    }
+}
+
 /// Where `-v` traces go.
 pub type Trace = Arc<dyn Fn(&str) + Send + Sync>;
 
@@ -472,6 +545,17 @@ impl Response {
             what,
             url,
             message: format!("{e}"),
+        })
+    }
+
+    /// The whole body, at most `limit` bytes.
+    pub fn bytes_capped(self, limit: u64) -> Result<Vec<u8>, RemoteError> {
+        let url = shown(&self.url);
+        read_capped(self.inner, limit).map_err(|message| RemoteError::Transport {
+            what: self.what,
+            url,
+            message,
+            timed_out: false,
         })
     }
 
@@ -824,6 +908,39 @@ impl Client {
                 attempt + 1,
                 self.policy.attempts
             ));
+            std::thread::sleep(pause);
+            previous = Some(pause);
+        }
+    }
+
+    /// Sends a request made by `make`, retrying transient faults and rate limits as
+    /// [`Client::call`] does, and returns the last answer whatever its status (for
+    /// the callers that read a 401's challenge or a token endpoint's refusal).
+    pub fn call_any<'a>(&self, make: &dyn Fn() -> Request<'a>) -> Result<Response, RemoteError> {
+        let mut previous = None;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let request = make();
+            let last = attempt >= self.policy.attempts || !request.is_idempotent();
+            let asked = match self.send_once(request) {
+                Ok(response) => {
+                    let status = response.status();
+                    match verdict(status, response.headers(), None, SystemTime::now()) {
+                        Verdict::Retry(asked) if !last => asked,
+                        Verdict::RateLimit(wait) if !last && wait <= self.policy.max_rate_wait => {
+                            Some(wait)
+                        }
+                        _ => return Ok(response),
+                    }
+                }
+                Err(e) if last || matches!(e, RemoteError::Redirect { .. }) => return Err(e),
+                Err(_) => None,
+            };
+            let pause = match asked {
+                Some(wait) if wait >= self.policy.max_pause => wait,
+                asked => self.policy.next_pause(previous, asked),
+            };
             std::thread::sleep(pause);
             previous = Some(pause);
         }

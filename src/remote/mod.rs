@@ -5,6 +5,7 @@ pub mod dir;
 pub mod fetch;
 pub mod github;
 pub mod http;
+pub mod oci;
 mod stream;
 
 use serde::Serialize;
@@ -40,4 +41,10 @@ pub struct Published {
     /// The file in the release folder.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<std::path::PathBuf>,
+    /// The OCI manifest's digest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// The OCI artifact carries a cosign signature pushed by this run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed: Option<bool>,
 }
