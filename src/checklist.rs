@@ -296,8 +296,6 @@ pub fn schema(parsed: &Parsed) -> Item {
 pub enum Download {
     /// `--offline`: not downloaded.
     Offline,
-    /// An `oci://` artifact: not downloaded by this version.
-    Oci,
     /// The asset is not there (no file, HTTP 404, a refused redirect).
     Missing(String),
     /// A `file://` URL outside the release folder, in CI.
@@ -352,14 +350,6 @@ pub fn download(facts: &Download, m: &Manifest) -> [Item; 3] {
     match facts {
         Download::Offline => {
             let why = "skipped: `--offline`";
-            [
-                Item::skip(AssetExists, why),
-                Item::skip(Sha256, why),
-                Item::skip(Tarball, why),
-            ]
-        }
-        Download::Oci => {
-            let why = "OCI artifacts are not downloaded yet (no OCI support in this version)";
             [
                 Item::skip(AssetExists, why),
                 Item::skip(Sha256, why),
@@ -532,6 +522,188 @@ pub fn github_place(place: &GithubPlace, m: &Manifest, items: &mut [Item; 3]) {
         );
     }
     items[0] = verdict;
+}
+
+/// Item 2 for an OCI artifact: the tag's `dev.otactl.build-id` is `build_id`.
+pub fn oci_build_id(place: &OciPlace, build_id: &BuildId) -> Item {
+    let tag = code(&place.tag);
+    match &place.answer {
+        OciAnswer::Image {
+            build_id: Some(found),
+            ..
+        } if found == build_id.as_str() => Item::pass(
+            Check::ReleaseTag,
+            format!("the tag {tag}'s `dev.otactl.build-id` equals `build_id`"),
+        ),
+        OciAnswer::Image {
+            build_id: Some(found),
+            ..
+        } => Item::fail(
+            Check::ReleaseTag,
+            format!(
+                "the tag {tag}'s `dev.otactl.build-id` is {}, but `build_id` is `{build_id}`",
+                code(found)
+            ),
+        ),
+        OciAnswer::Image { build_id: None, .. } => Item::fail(
+            Check::ReleaseTag,
+            format!(
+                "the tag {tag}'s manifest has no `dev.otactl.build-id` annotation: it was not pushed by `otactl publish oci`"
+            ),
+        ),
+        OciAnswer::NotAsked => Item::skip(
+            Check::ReleaseTag,
+            "skipped: `--offline` (the tag's annotation is read from the registry)",
+        ),
+        _ => Item::skip(
+            Check::ReleaseTag,
+            "the tag's manifest could not be read (item 3)",
+        ),
+    }
+}
+
+/// Items 3 and 4 for an OCI artifact: where it lives, what the tag holds, the first
+/// layer's digest, and the cosign signature when one is required.
+pub fn oci_place(
+    place: &OciPlace,
+    m: &Manifest,
+    policy: &SignaturePolicy<'_>,
+    items: &mut [Item; 3],
+) {
+    use Check::{AssetExists, Sha256};
+    let found = code(&place.found);
+    let tag = code(&place.tag);
+    let verdict = match &place.answer {
+        _ if place.foreign && !place.allow_foreign => Item::fail(
+            AssetExists,
+            format!(
+                "{found} is not under {} where this repository publishes (`[oci] repository`); pass `--allow-foreign-artifact` to accept it",
+                code(place.configured.as_deref().unwrap_or_default())
+            ),
+        ),
+        OciAnswer::NotAsked => return,
+        OciAnswer::NoTag => Item::fail(AssetExists, format!("{found} has no tag {tag}")),
+        OciAnswer::NotImage(media_type) => Item::fail(
+            AssetExists,
+            format!(
+                "the tag {tag} of {found} holds a {}, not an OCI image manifest: OtaFlux-style servers do not serve it",
+                code(media_type)
+            ),
+        ),
+        OciAnswer::Failed(why) => Item::new(
+            AssetExists,
+            Status::Error,
+            format!("cannot read the tag {tag} of {found}: {why}"),
+        ),
+        OciAnswer::Image { .. } => {
+            let text = format!("the tag {tag} of {found} holds an OCI image manifest");
+            match &place.configured {
+                Some(_) if place.foreign => Item::new(
+                    AssetExists,
+                    Status::Warn,
+                    format!(
+                        "{text}; it is not under `[oci] repository` (`--allow-foreign-artifact`)"
+                    ),
+                ),
+                Some(_) => Item::pass(AssetExists, text),
+                None => Item::new(
+                    AssetExists,
+                    Status::Warn,
+                    format!(
+                        "{text}; no repository is configured to check it against: set `[oci] repository` in otactl.toml"
+                    ),
+                ),
+            }
+        }
+    };
+    let want = format!("sha256:{}", m.artifact.sha256);
+    if let OciAnswer::Image {
+        first_layer,
+        digest,
+        ..
+    } = &place.answer
+    {
+        if first_layer.as_deref() != Some(want.as_str()) {
+            items[1] = Item::fail(
+                Sha256,
+                format!(
+                    "the first layer (what devices get) is {}, not `sha256:` + `artifact.sha256`",
+                    code(first_layer.as_deref().unwrap_or("missing"))
+                ),
+            );
+        } else if let (Status::Pass, Some(cosign)) = (items[1].status, &place.cosign) {
+            items[1] = cosign_item(cosign, digest, policy, &items[1].reason);
+        }
+    }
+    items[0] = verdict;
+}
+
+/// Item 4 with the cosign signature required: `OtaFlux`'s checks, one by one.
+fn cosign_item(
+    cosign: &Cosign,
+    digest: &str,
+    policy: &SignaturePolicy<'_>,
+    downloaded: &str,
+) -> Item {
+    let item = |status, why: String| Item::new(Check::Sha256, status, why);
+    match cosign {
+        Cosign::Failed(why) => item(
+            Status::Error,
+            format!("{downloaded}; the cosign signature could not be read: {why}"),
+        ),
+        Cosign::Missing(why) => item(
+            Status::Fail,
+            format!(
+                "{downloaded}, but the cosign signature is required and {why}: sign with `otactl publish oci --sign`"
+            ),
+        ),
+        Cosign::Found { payload, signature } => {
+            if !payload_names(payload, digest) {
+                return item(
+                    Status::Fail,
+                    format!(
+                        "{downloaded}, but the cosign payload does not name the manifest {digest}"
+                    ),
+                );
+            }
+            let Some(signature) = signature else {
+                return item(
+                    Status::Fail,
+                    format!(
+                        "{downloaded}, but the cosign signature is not base64 of an Ed25519 signature"
+                    ),
+                );
+            };
+            match policy.trusted.iter().find(|k| k.verify(payload, signature)) {
+                Some(key) => item(
+                    Status::Pass,
+                    format!(
+                        "{downloaded}; the cosign signature verifies under the trusted key {}",
+                        key.key_id()
+                    ),
+                ),
+                None => item(
+                    Status::Fail,
+                    format!(
+                        "{downloaded}, but the cosign signature verifies under none of the trusted keys"
+                    ),
+                ),
+            }
+        }
+    }
+}
+
+/// Whether a cosign simple-signing payload names `digest`
+/// (`critical.image.docker-manifest-digest`), as `OtaFlux` requires.
+pub fn payload_names(payload: &[u8], digest: &str) -> bool {
+    serde_json::from_slice::<serde_json::Value>(payload)
+        .ok()
+        .and_then(|v| {
+            v.pointer("/critical/image/docker-manifest-digest")
+                .and_then(|d| d.as_str())
+                .map(|d| d == digest)
+        })
+        .unwrap_or(false)
 }
 
 /// Item 5 from the inspection of a tarball that was read whole.
@@ -837,6 +1009,65 @@ pub enum GithubAnswer {
     NotAsked,
 }
 
+/// An OCI artifact: where it lives, what its tag holds, and its signature (items 2
+/// to 4, SPEC 5).
+#[derive(Clone, Debug)]
+pub struct OciPlace {
+    /// `REGISTRY/REPOSITORY` of the URL.
+    pub found: String,
+    /// `[oci] repository`, when configured.
+    pub configured: Option<String>,
+    /// `found` is not `configured` nor under it.
+    pub foreign: bool,
+    /// `--allow-foreign-artifact`.
+    pub allow_foreign: bool,
+    /// The tag.
+    pub tag: String,
+    /// What the registry holds at the tag.
+    pub answer: OciAnswer,
+    /// The cosign signature, when one is required (`[oci] cosign`, `--require-cosign`).
+    pub cosign: Option<Cosign>,
+}
+
+/// What the registry holds at a tag.
+#[derive(Clone, Debug)]
+pub enum OciAnswer {
+    /// Not asked: `--offline`.
+    NotAsked,
+    /// No such tag.
+    NoTag,
+    /// The tag holds something OtaFlux-style servers do not serve (an index, a Docker
+    /// manifest): its media type.
+    NotImage(String),
+    /// An OCI image manifest.
+    Image {
+        /// Its digest.
+        digest: String,
+        /// `dev.otactl.build-id`.
+        build_id: Option<String>,
+        /// The first layer's digest: what OtaFlux-style servers serve.
+        first_layer: Option<String>,
+    },
+    /// The registry could not be asked.
+    Failed(String),
+}
+
+/// A cosign signature as gathered from the registry (checked here, as `OtaFlux` does).
+#[derive(Clone, Debug)]
+pub enum Cosign {
+    /// No `sha256-<hex>.sig` tag, or no layer, annotation or payload in it.
+    Missing(String),
+    /// The payload and the decoded signature of the `.sig` tag's first layer.
+    Found {
+        /// The payload blob.
+        payload: Vec<u8>,
+        /// The signature, decoded from standard base64 (`None`: not base64 of 64 bytes).
+        signature: Option<[u8; 64]>,
+    },
+    /// The registry could not be asked.
+    Failed(String),
+}
+
 /// Item 3's facts beyond the download.
 #[derive(Clone, Debug)]
 pub enum Place {
@@ -844,6 +1075,8 @@ pub enum Place {
     Download,
     /// A GitHub release asset.
     Github(GithubPlace),
+    /// An OCI artifact.
+    Oci(OciPlace),
 }
 
 /// The facts about a valid manifest that only the world outside it holds.
@@ -878,10 +1111,17 @@ pub fn evaluate(facts: &Facts<'_>) -> Vec<Item> {
         items.push(Item::skip(Check::PromotionOrder, invalid));
         return items;
     };
-    items.push(check_release_tag(&m.build_id, &m.artifact.url));
     let mut downloaded = download(&gathered.download, m);
-    if let Place::Github(place) = &gathered.place {
-        github_place(place, m, &mut downloaded);
+    match &gathered.place {
+        Place::Oci(place) => {
+            items.push(oci_build_id(place, &m.build_id));
+            oci_place(place, m, &facts.policy, &mut downloaded);
+        }
+        Place::Github(place) => {
+            items.push(check_release_tag(&m.build_id, &m.artifact.url));
+            github_place(place, m, &mut downloaded);
+        }
+        Place::Download => items.push(check_release_tag(&m.build_id, &m.artifact.url)),
     }
     items.extend(downloaded);
     items.push(signature(facts.parsed, &facts.policy));

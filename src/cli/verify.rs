@@ -66,6 +66,10 @@ pub(crate) struct VerifyArgs {
     /// release of another GitHub repository, such as a fork's).
     #[arg(long)]
     allow_foreign_artifact: bool,
+    /// An OCI artifact must carry a cosign signature that verifies under a trusted key
+    /// (default: `[oci] cosign`).
+    #[arg(long)]
+    require_cosign: bool,
     /// Output format: `markdown` is the PR body; `github` prints workflow commands.
     #[arg(long, default_value = "text", value_parser = Format::parser(Format::CHECKLIST))]
     format: Format,
@@ -116,6 +120,7 @@ impl VerifyArgs {
             allow_file_url: self.allow_file_url,
             in_ci: crate::config::in_ci(),
             allow_foreign_artifact: self.allow_foreign_artifact,
+            require_cosign: self.require_cosign,
             remote: self.remote.flags(),
         };
         let client = ctx.client()?;

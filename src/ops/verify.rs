@@ -2,6 +2,8 @@
 //! as read, the download, the manifest at the base ref, the channel before it — and
 //! lets [`checklist`] decide each item.
 
+mod oci;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -54,6 +56,9 @@ pub struct Request {
     pub allow_foreign_artifact: bool,
     /// `--api-url`, `--repo`, `--insecure`.
     pub remote: RemoteFlags,
+    /// An OCI artifact needs a cosign signature under a trusted key (besides
+    /// `[oci] cosign`).
+    pub require_cosign: bool,
 }
 
 impl Request {
@@ -74,6 +79,7 @@ impl Request {
             in_ci: crate::config::in_ci(),
             allow_foreign_artifact: false,
             remote: RemoteFlags::default(),
+            require_cosign: false,
         }
     }
 }
@@ -151,6 +157,9 @@ fn place_and_download(
 ) -> (Place, Download) {
     // A github.com link is GitHub's whatever the API URL; on another API's web host
     // than the configured one, it is asked without the token and is foreign.
+    if m.artifact.kind == ArtifactKind::Oci {
+        return oci::gather(repo, client, request, m, reporter);
+    }
     let link = url::Url::parse(&m.artifact.url).ok().and_then(|url| {
         let own = github
             .api
@@ -255,9 +264,6 @@ fn download(
     if request.offline {
         return Download::Offline;
     }
-    if m.artifact.kind == ArtifactKind::Oci {
-        return Download::Oci;
-    }
     let settings = &repo.settings;
     let files = match &settings.dir_path {
         _ if request.allow_file_url || !request.in_ci => FileUrls::Anywhere,
@@ -281,6 +287,19 @@ fn download(
         },
         (opened, _) => opened,
     };
+    read(repo, request, m, reporter, opened)
+}
+
+/// Items 4 and 5 from an opened payload: hashed, bounded and, for a source tarball,
+/// inspected in one streamed read.
+fn read(
+    repo: &Repo,
+    request: &Request,
+    m: &Manifest,
+    reporter: &dyn Reporter,
+    opened: std::result::Result<Payload, FetchError>,
+) -> Download {
+    let settings = &repo.settings;
     let payload: Payload = match opened {
         Ok(payload) => payload,
         Err(FetchError::OutsideFolder) => {
@@ -446,6 +465,7 @@ mod tests {
             in_ci: true,
             allow_foreign_artifact: false,
             remote: RemoteFlags::default(),
+            require_cosign: false,
         }
     }
 

@@ -196,19 +196,6 @@ pub fn signature_manifest(payload: &[u8], signature_b64: &str) -> Vec<u8> {
     serde_json::to_vec(&manifest).unwrap_or_default()
 }
 
-/// What a signature must say of `digest`, checked as `OtaFlux` checks it: the payload
-/// names the digest; the caller verifies the signature over the payload.
-pub fn payload_names(payload: &[u8], digest: &str) -> bool {
-    serde_json::from_slice::<serde_json::Value>(payload)
-        .ok()
-        .and_then(|v| {
-            v.pointer("/critical/image/docker-manifest-digest")
-                .and_then(|d| d.as_str())
-                .map(|d| d == digest)
-        })
-        .unwrap_or(false)
-}
-
 /// Whether `tag` is one OtaFlux-style servers take: semver as the `semver` crate
 /// parses it (no leading `v`, three parts, no leading zeros).
 pub fn semver(tag: &str) -> Option<semver::Version> {
@@ -270,8 +257,8 @@ mod tests {
                 "{{\"critical\":{{\"identity\":{{\"docker-reference\":\"r.example/fw\"}},\"image\":{{\"docker-manifest-digest\":\"{digest}\"}},\"type\":\"cosign container image signature\"}},\"optional\":null}}"
             )
         );
-        assert!(payload_names(&payload, &digest));
-        assert!(!payload_names(&payload, "sha256:00"));
+        assert!(crate::checklist::payload_names(&payload, &digest));
+        assert!(!crate::checklist::payload_names(&payload, "sha256:00"));
         assert_eq!(
             signature_tag(&digest),
             format!("sha256-{}.sig", "ab".repeat(32))
