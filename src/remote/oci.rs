@@ -223,6 +223,20 @@ impl<'a> Registry<'a> {
         if check.status().is_success() {
             return Ok(());
         }
+        let status = check.status();
+        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN
+        {
+            let source = self
+                .credential
+                .as_ref()
+                .map_or_else(String::new, |c| c.source.clone());
+            return Err(crate::Error::Remote {
+                message: format!(
+                    "the registry {} refused the login from {source} ({status}); check the user name and password there, or log in again",
+                    code(host)
+                ),
+            });
+        }
         Err(self.client.error_of(check, self.credential.as_ref()).into())
     }
 
