@@ -35,6 +35,7 @@ mod pr;
 mod publish_dir;
 mod publish_github;
 mod real_repo;
+mod registry_support;
 mod secrets;
 mod tar;
 mod vectors;

@@ -9,6 +9,7 @@ pub mod fixture;
 pub mod git;
 pub mod github;
 pub mod hostile_http;
+pub mod hostile_registry;
 pub mod http;
 pub mod keys;
 pub mod lint;
@@ -16,6 +17,7 @@ pub mod manifest;
 pub mod output;
 pub mod proc;
 pub mod raw_tar;
+pub mod registry;
 pub mod release;
 
 use std::path::{Path, PathBuf};
