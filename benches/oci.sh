@@ -105,14 +105,14 @@ stop_registry() {
 forget() { rm -rf /var/lib/containers/cache "${HOME:-/root}/.local/share/containers/cache" 2>/dev/null || true; }
 
 work="$tmp/work"; mkdir -p "$work"; : >"$work/otactl.toml"
-timed() { # NAME COMMAND... → "wall_seconds peak_kib"
+timed() { # NAME COMMAND... → "wall_seconds peak_kib" in $tmp/result (no subshell: the registry's PID stays known)
     local start end
     start=$(date +%s.%N)
     /usr/bin/time -f '%M' -o "$tmp/rss" "${@:2}" >/dev/null 2>"$tmp/$1.err" || { cat "$tmp/$1.err" >&2; exit 1; }
     end=$(date +%s.%N)
-    echo "$(awk -v a="$end" -v b="$start" 'BEGIN {printf "%.3f", a - b}') $(tail -1 "$tmp/rss")"
+    echo "$(awk -v a="$end" -v b="$start" 'BEGIN {printf "%.3f", a - b}') $(tail -1 "$tmp/rss")" >"$tmp/result"
 }
-run_otactl() { start_registry; (cd "$work" && timed otactl "$otactl" -q publish oci "$file" --ref "127.0.0.1:$port/bench/otactl-$1:1.0.0" --build-id 20260115-1614-9121078); }
+run_otactl() { start_registry; cd "$work"; timed otactl "$otactl" -q publish oci "$file" --ref "127.0.0.1:$port/bench/otactl-$1:1.0.0" --build-id 20260115-1614-9121078; cd - >/dev/null; }
 run_skopeo() { start_registry; forget; timed skopeo skopeo copy -q --dest-tls-verify=false "oci:$layout:1.0.0" "docker://127.0.0.1:$port/bench/skopeo-$1:1.0.0"; }
 
 {
@@ -124,10 +124,14 @@ run_skopeo() { start_registry; forget; timed skopeo skopeo copy -q --dest-tls-ve
     echo "| round | skopeo s | skopeo KiB | otactl s | otactl KiB | ratio |"
     echo "| ---: | ---: | ---: | ---: | ---: | ---: |"
 } | tee -a "$md"
-run_otactl w >/dev/null; run_skopeo w >/dev/null
+run_otactl w; run_skopeo w
 : >"$tmp/ratios"
 for i in $(seq 1 "$ROUNDS"); do
-    if [ $((i % 2)) = 1 ]; then s=$(run_skopeo "$i"); o=$(run_otactl "$i"); else o=$(run_otactl "$i"); s=$(run_skopeo "$i"); fi
+    if [ $((i % 2)) = 1 ]; then
+        run_skopeo "$i"; s=$(cat "$tmp/result"); run_otactl "$i"; o=$(cat "$tmp/result")
+    else
+        run_otactl "$i"; o=$(cat "$tmp/result"); run_skopeo "$i"; s=$(cat "$tmp/result")
+    fi
     read -r sw sk <<<"$s"; read -r ow ok <<<"$o"
     ratio=$(awk -v a="$ow" -v b="$sw" 'BEGIN {printf "%.3f", a / b}')
     echo "$sw $ow $ok $ratio" >>"$tmp/ratios"
