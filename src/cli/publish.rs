@@ -102,11 +102,11 @@ pub(crate) struct OciArgs {
     /// Push a pre-release tag (OtaFlux-style servers will serve it to every device).
     #[arg(long)]
     allow_prerelease: bool,
-    /// Sign it, cosign-compatible, with the channel's key.
+    /// Sign it, cosign-compatible, with the channel's key (default with `[oci] cosign = true`).
     #[arg(long)]
     sign: bool,
-    /// The signing key with `--sign` (default: `OTACTL_SIGNING_KEY`, then `OTACTL_SIGNING_KEY_FILE`).
-    #[arg(long, value_name = "PEM", requires = "sign")]
+    /// The signing key (default: `OTACTL_SIGNING_KEY`, then `OTACTL_SIGNING_KEY_FILE`).
+    #[arg(long, value_name = "PEM")]
     key: Option<PathBuf>,
     /// Allow plain HTTP to a registry that is not loopback (certificates are always checked).
     #[arg(long)]
@@ -119,7 +119,8 @@ pub(crate) struct OciArgs {
 impl OciArgs {
     fn run(self, ctx: &Ctx) -> Result<ExitCode> {
         let repo = ctx.repo()?;
-        let sign = if self.sign {
+        // `[oci] cosign = true`: every push is signed (SPEC 3).
+        let sign = if self.sign || repo.settings.oci.cosign == Some(true) {
             Some(Arc::new(crate::repo::load_signing_key(
                 self.key.as_deref(),
             )?))
