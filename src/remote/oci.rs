@@ -224,8 +224,7 @@ impl<'a> Registry<'a> {
             return Ok(());
         }
         let status = check.status();
-        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN
-        {
+        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
             let source = self
                 .credential
                 .as_ref()
