@@ -257,6 +257,12 @@ pub enum Error {
         /// What needs it.
         why: String,
     },
+    /// A registry asks for a login and none was found.
+    #[error("no registry login: {why}")]
+    MissingLogin {
+        /// Which registry, and how to log in.
+        why: String,
+    },
     /// git could not be started.
     #[error("cannot run `git`; install git and make sure it is on PATH")]
     GitMissing(#[source] std::io::Error),
@@ -319,6 +325,7 @@ impl Error {
             | Error::Git { .. }
             | Error::GitMissing(_)
             | Error::MissingToken { .. }
+            | Error::MissingLogin { .. }
             | Error::Json(_) => ExitCode::Usage,
         }
     }

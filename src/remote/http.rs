@@ -413,6 +413,9 @@ pub struct Request<'a> {
     pub timeout: Option<Duration>,
     /// What the request is for, as an error names it ("list the releases of o/r").
     pub what: String,
+    /// A `POST` that may be sent again, as an idempotent request is (see
+    /// [`Request::repeatable`]).
+    pub repeatable: bool,
 }
 
 impl<'a> Request<'a> {
@@ -426,7 +429,16 @@ impl<'a> Request<'a> {
             credential: None,
             timeout: None,
             what: what.into(),
+            repeatable: false,
         }
+    }
+
+    /// Retries this request as an idempotent one: for a `POST` whose repeat does no
+    /// harm (a registry's upload session: one left unused expires).
+    #[must_use]
+    pub fn repeatable(mut self) -> Self {
+        self.repeatable = true;
+        self
     }
 
     /// Adds a header.
@@ -455,14 +467,15 @@ impl<'a> Request<'a> {
     }
 
     fn is_idempotent(&self) -> bool {
-        matches!(
-            self.method,
-            reqwest::Method::GET
-                | reqwest::Method::HEAD
-                | reqwest::Method::PUT
-                | reqwest::Method::DELETE
-                | reqwest::Method::PATCH
-        )
+        self.repeatable
+            || matches!(
+                self.method,
+                reqwest::Method::GET
+                    | reqwest::Method::HEAD
+                    | reqwest::Method::PUT
+                    | reqwest::Method::DELETE
+                    | reqwest::Method::PATCH
+            )
     }
 }
 
@@ -723,6 +736,7 @@ impl Client {
             credential,
             timeout,
             what,
+            ..
         } = request;
         let follows = matches!(method, reqwest::Method::GET | reqwest::Method::HEAD);
         let mut body = body;

@@ -325,13 +325,7 @@ impl<'a> Registry<'a> {
             }
         };
         if !answer.status().is_success() {
-            let e = self.client.error_of(answer, None);
-            return Err(crate::Error::Remote {
-                message: format!(
-                    "the token endpoint of {} refused the login ({source}): {e}; check the user name and password (or log in again)",
-                    code(host)
-                ),
-            });
+            return Err(self.token_refused(host, answer, found));
         }
         let token: TokenAnswer = answer.json()?;
         let token = token
@@ -346,6 +340,43 @@ impl<'a> Registry<'a> {
         );
         credential.allow(&self.base);
         Ok(credential)
+    }
+
+    /// The token endpoint's refusal: without a login, how to log in (exit 2); with one,
+    /// where it came from (exit 3).
+    fn token_refused(&self, host: &str, answer: Response, found: Option<&Found>) -> crate::Error {
+        let status = answer.status();
+        let Some(found) = found else {
+            if status == reqwest::StatusCode::UNAUTHORIZED
+                || status == reqwest::StatusCode::FORBIDDEN
+            {
+                return no_login(host);
+            }
+            return self.client.error_of(answer, None).into();
+        };
+        // Without the advice of a refusal, which is for GitHub's token.
+        let e = match self.client.error_of(answer, None) {
+            RemoteError::Denied {
+                what,
+                status,
+                url,
+                message,
+                ..
+            } => RemoteError::Status {
+                what,
+                status,
+                url,
+                message,
+            },
+            e => e,
+        };
+        crate::Error::Remote {
+            message: format!(
+                "the token endpoint of {} refused the login ({}): {e}; check the user name and password (or log in again)",
+                code(host),
+                found.source
+            ),
+        }
     }
 
     /// The manifest at `reference` (a tag or a digest), or `None` (404).
@@ -404,12 +435,13 @@ impl<'a> Registry<'a> {
         }
     }
 
-    /// Opens an upload session; its `Location`.
+    /// Opens an upload session; its `Location`. Retried like an idempotent request
+    /// (a 429 waited out): a session left unused expires.
     fn session(&self, what: &str) -> Result<url::Url, RemoteError> {
         let url = self.repo_url("blobs/uploads/");
         let response = self
             .client
-            .call(&|| self.request(Method::POST, url.clone(), what))?;
+            .call(&|| self.request(Method::POST, url.clone(), what).repeatable())?;
         location(&response, &url, what)
     }
 
@@ -447,7 +479,13 @@ impl<'a> Registry<'a> {
         let mut last = None;
         for attempt in 1..=self.client.policy.attempts {
             if attempt > 1 {
-                std::thread::sleep(self.client.policy.next_pause(None, None) * attempt);
+                // At least as long as a rate limit asked (`Retry-After`).
+                let asked = match &last {
+                    Some(RemoteError::RateLimited { wait, .. }) => *wait,
+                    _ => std::time::Duration::ZERO,
+                };
+                let pause = self.client.policy.next_pause(None, None) * attempt;
+                std::thread::sleep(pause.max(asked));
             }
             let session = self.session(&what)?;
             let source = open().map_err(|source| crate::Error::Read {
@@ -468,7 +506,9 @@ impl<'a> Registry<'a> {
                 Ok(response) if response.status().is_success() => response,
                 Ok(response) => {
                     let e = self.client.error_of(response, self.credential.as_ref());
-                    if !e.is_uncertain() && !matches!(e, RemoteError::RateLimited { .. }) {
+                    let max = self.client.policy.max_rate_wait;
+                    let waits = matches!(e, RemoteError::RateLimited { wait, .. } if wait <= max);
+                    if !e.is_uncertain() && !waits {
                         return Err(e.into());
                     }
                     last = Some(e);
@@ -575,7 +615,7 @@ fn token_text(secret: &Secret) -> &str {
 }
 
 fn no_login(host: &str) -> crate::Error {
-    crate::Error::MissingToken {
+    crate::Error::MissingLogin {
         why: format!(
             "the registry {} asks for a login; log in with `docker login {host}` (or `oras login`), or set `OTACTL_REGISTRY_USERNAME` and `OTACTL_REGISTRY_PASSWORD`",
             code(host)

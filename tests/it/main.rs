@@ -30,6 +30,7 @@ mod lint;
 mod manifest_new;
 mod manifest_sign;
 mod manifest_verify;
+mod oci_hostile;
 mod open_items;
 mod pr;
 mod publish_dir;

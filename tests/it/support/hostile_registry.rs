@@ -20,7 +20,12 @@
 //!   `401` to everyone;
 //! - [`Behaviour::RangeNotSatisfiable`]: `416` to every blob `PATCH`;
 //! - [`Behaviour::ManyTags`]: every tag list holds that many more tags,
-//!   `0.0.0`, `0.0.1`, … `0.0.99`, `0.1.0`, … (all semver, all below `1.0.0`).
+//!   `0.0.0`, `0.0.1`, … `0.0.99`, `0.1.0`, … (all semver, all below `1.0.0`);
+//! - [`Behaviour::BearerRealm`]: the Bearer challenge names this realm instead of
+//!   its own `/token` (whose endpoint then refuses everyone);
+//! - [`Behaviour::ServerError`]: `500` to every call of a [`Route`];
+//! - [`Behaviour::UploadState`]: upload `Location`s carry `?_state=` [`UPLOAD_STATE`]
+//!   as Debian's registry's do.
 //!
 //! Every request is recorded ([`Request`]): its method, path and route, and the
 //! scheme of its `Authorization` header, never the value. The listener polls without
@@ -48,6 +53,9 @@ pub const TOKEN: &str = "hostile-registry-token-7c1e9a";
 
 /// The `service` of the Bearer challenge.
 pub const SERVICE: &str = "test";
+
+/// The `_state` of upload `Location`s with [`Behaviour::UploadState`].
+pub const UPLOAD_STATE: &str = "hostile-upload-state-91f3";
 
 /// Request bodies larger than this are refused with 413.
 const MAX_BODY: usize = 64 * 1024 * 1024;
@@ -94,6 +102,12 @@ pub enum Behaviour {
     RangeNotSatisfiable,
     /// Every tag list holds this many more tags (`0.{i / 100}.{i % 100}`).
     ManyTags(usize),
+    /// A Bearer challenge naming this realm (the token endpoint refuses everyone).
+    BearerRealm(String),
+    /// `500 Internal Server Error` to every call of the route.
+    ServerError(Route),
+    /// Upload `Location`s carry `?_state=` [`UPLOAD_STATE`].
+    UploadState,
 }
 
 /// A request the registry received. The `Authorization` value is never stored.
@@ -143,7 +157,8 @@ impl Shared {
     /// [`Behaviour::TokenRefused`]), and the Basic credentials the token endpoint
     /// takes (none with [`Behaviour::TokenRefused`]).
     fn bearer(&self) -> (bool, Option<(&str, &str)>) {
-        let refused = self.has(|b| matches!(b, Behaviour::TokenRefused));
+        let refused =
+            self.has(|b| matches!(b, Behaviour::TokenRefused | Behaviour::BearerRealm(_)));
         let credentials = self.behaviours.iter().find_map(|b| match b {
             Behaviour::Bearer { username, password } => {
                 Some((username.as_str(), password.as_str()))
@@ -158,6 +173,27 @@ impl Shared {
 
     fn has(&self, which: impl Fn(&Behaviour) -> bool) -> bool {
         self.behaviours.iter().any(which)
+    }
+
+    /// The realm of the Bearer challenge.
+    fn realm(&self) -> String {
+        self.behaviours
+            .iter()
+            .find_map(|b| match b {
+                Behaviour::BearerRealm(realm) => Some(realm.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| format!("http://127.0.0.1:{}/token", self.port))
+    }
+
+    /// An upload `Location`: with `?_state=` under [`Behaviour::UploadState`].
+    fn upload_location(&self, repo: &str, id: &str) -> String {
+        let location = format!("/v2/{repo}/blobs/uploads/{id}");
+        if self.has(|b| matches!(b, Behaviour::UploadState)) {
+            format!("{location}?_state={UPLOAD_STATE}")
+        } else {
+            location
+        }
     }
 }
 
@@ -573,16 +609,16 @@ fn handle(head: &Head, body: &[u8], shared: &Shared) -> Answer {
     if limited {
         return Answer::error(429, "TOOMANYREQUESTS", "too many requests").with("Retry-After", "1");
     }
+    if shared.has(|b| matches!(b, Behaviour::ServerError(r) if *r == route)) {
+        return Answer::error(500, "UNKNOWN", "internal server error");
+    }
     let (token_required, credentials) = shared.bearer();
     if route == Route::Token {
         return token(head, credentials);
     }
     let bearer = format!("Bearer {TOKEN}");
     if token_required && head.header("authorization") != Some(&bearer) {
-        let mut challenge = format!(
-            "Bearer realm=\"http://127.0.0.1:{}/token\",service=\"{SERVICE}\"",
-            shared.port
-        );
+        let mut challenge = format!("Bearer realm=\"{}\",service=\"{SERVICE}\"", shared.realm());
         if !repo.is_empty() {
             challenge += &format!(",scope=\"repository:{repo}:pull,push\"");
         }
@@ -602,7 +638,7 @@ fn handle(head: &Head, body: &[u8], shared: &Shared) -> Answer {
             }
             None => Answer::error(404, "BLOB_UNKNOWN", "blob unknown to registry"),
         },
-        Route::UploadStart => upload_start(&mut state, head, &repo, body),
+        Route::UploadStart => upload_start(&mut state, shared, head, &repo, body),
         Route::UploadPatch | Route::UploadPut => {
             if route == Route::UploadPatch
                 && shared.has(|b| matches!(b, Behaviour::RangeNotSatisfiable))
@@ -616,7 +652,7 @@ fn handle(head: &Head, body: &[u8], shared: &Shared) -> Answer {
             let len = upload.len();
             if route == Route::UploadPatch {
                 return Answer::new(202)
-                    .with("Location", format!("/v2/{repo}/blobs/uploads/{tail}"))
+                    .with("Location", shared.upload_location(&repo, &tail))
                     .with("Range", format!("0-{}", len.saturating_sub(1)))
                     .with("Docker-Upload-UUID", tail);
             }
@@ -657,7 +693,13 @@ fn token(head: &Head, credentials: Option<(&str, &str)>) -> Answer {
     }
 }
 
-fn upload_start(state: &mut State, head: &Head, repo: &str, body: &[u8]) -> Answer {
+fn upload_start(
+    state: &mut State,
+    shared: &Shared,
+    head: &Head,
+    repo: &str,
+    body: &[u8],
+) -> Answer {
     state.repos.insert(repo.to_owned());
     if let Some(digest) = head.query("digest") {
         return store_blob(state, repo, Some(&digest), body.to_vec());
@@ -666,7 +708,7 @@ fn upload_start(state: &mut State, head: &Head, repo: &str, body: &[u8]) -> Answ
     let id = format!("upload-{}", state.next_upload);
     state.uploads.insert(id.clone(), Vec::new());
     Answer::new(202)
-        .with("Location", format!("/v2/{repo}/blobs/uploads/{id}"))
+        .with("Location", shared.upload_location(repo, &id))
         .with("Range", "0-0")
         .with("Docker-Upload-UUID", id)
 }
