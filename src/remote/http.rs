@@ -696,9 +696,15 @@ fn server_message(bytes: &[u8]) -> Option<String> {
 fn when(wait: Duration, now: SystemTime) -> String {
     let at = time::OffsetDateTime::from(now + wait);
     let clock = at
-        .format(time::macros::format_description!("[hour]:[minute] UTC"))
+        .format(time::macros::format_description!(
+            "[hour]:[minute]:[second] UTC"
+        ))
         .unwrap_or_default();
-    let minutes = wait.as_secs().div_ceil(60);
+    let secs = wait.as_secs();
+    if secs < 90 {
+        return format!("the limit ends in {secs} s (at {clock}); try again then");
+    }
+    let minutes = secs.div_ceil(60);
     format!("the limit ends in {minutes} min (at {clock}); try again then")
 }
 
@@ -1029,7 +1035,7 @@ impl Client {
                         "the token in `{}` was refused or lacks a permission: check that it is valid and has access to this repository (`publish` and `pr` need write access)",
                         c.source
                     ),
-                    None => "no token was sent: set `GH_TOKEN` (or `GITHUB_TOKEN`) to a token that may read this repository".into(),
+                    None => "no credential was sent: on GitHub set `GH_TOKEN` (or `GITHUB_TOKEN`); for a registry, log in with `docker login` or set `OTACTL_REGISTRY_USERNAME` and `OTACTL_REGISTRY_PASSWORD`".into(),
                 };
                 Failure::Final(RemoteError::Denied {
                     what,
@@ -1239,7 +1245,7 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(3600 * 10);
         assert_eq!(
             when(Duration::from_secs(3000), now),
-            "the limit ends in 50 min (at 10:50 UTC); try again then"
+            "the limit ends in 50 min (at 10:50:00 UTC); try again then"
         );
     }
 }
