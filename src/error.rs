@@ -257,6 +257,13 @@ pub enum Error {
         /// What needs it.
         why: String,
     },
+    /// No registry login for a registry that asks for one, or one that cannot be read
+    /// (the message names where it was looked for).
+    #[error("{message}")]
+    MissingLogin {
+        /// Where the login was looked for and what to do.
+        message: String,
+    },
     /// git could not be started.
     #[error("cannot run `git`; install git and make sure it is on PATH")]
     GitMissing(#[source] std::io::Error),
@@ -319,6 +326,7 @@ impl Error {
             | Error::Git { .. }
             | Error::GitMissing(_)
             | Error::MissingToken { .. }
+            | Error::MissingLogin { .. }
             | Error::Json(_) => ExitCode::Usage,
         }
     }
