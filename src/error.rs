@@ -257,11 +257,12 @@ pub enum Error {
         /// What needs it.
         why: String,
     },
-    /// A registry asks for a login and none was found.
-    #[error("no registry login: {why}")]
+    /// No registry login for a registry that asks for one, or one that cannot be read
+    /// (the message names where it was looked for).
+    #[error("{message}")]
     MissingLogin {
-        /// Which registry, and how to log in.
-        why: String,
+        /// Where the login was looked for and what to do.
+        message: String,
     },
     /// git could not be started.
     #[error("cannot run `git`; install git and make sure it is on PATH")]

@@ -197,10 +197,7 @@ impl<'a> Registry<'a> {
             .and_then(|v| v.to_str().ok())
             .map(parse_challenge)
             .unwrap_or_default();
-        let found = auth::find(host).map_err(|e| crate::Error::Config {
-            path: "config.json".into(),
-            message: e.0,
-        })?;
+        let found = auth::find(host).map_err(|e| crate::Error::MissingLogin { message: e.0 })?;
         let credential = if challenge.scheme.eq_ignore_ascii_case("bearer") {
             self.bearer(host, &challenge, found.as_ref(), push)?
         } else {
@@ -616,7 +613,7 @@ fn token_text(secret: &Secret) -> &str {
 
 fn no_login(host: &str) -> crate::Error {
     crate::Error::MissingLogin {
-        why: format!(
+        message: format!(
             "the registry {} asks for a login; log in with `docker login {host}` (or `oras login`), or set `OTACTL_REGISTRY_USERNAME` and `OTACTL_REGISTRY_PASSWORD`",
             code(host)
         ),

@@ -35,6 +35,7 @@ mod open_items;
 mod pr;
 mod publish_dir;
 mod publish_github;
+mod publish_oci;
 mod real_repo;
 mod registry_support;
 mod secrets;

@@ -191,7 +191,13 @@ pub fn oci(
             let (input, _) = fsx::open_regular(file).map_err(std::io::Error::other)?;
             Ok(Box::new(input))
         };
-        let layer = registry.push_stream(&open, size, &title, reporter)?;
+        // A layer the registry has (the same file under another tag) is not sent again.
+        let known = format!("sha256:{}", hash::sha256_file(file)?.0);
+        let layer = if registry.blob_exists(&known)? {
+            known
+        } else {
+            registry.push_stream(&open, size, &title, reporter)?
+        };
         let bytes = manifest_for(&layer);
         let digest = registry.put_manifest(&image::digest_of(&bytes), &bytes)?;
         let sha256 = layer.trim_start_matches("sha256:").to_owned();
