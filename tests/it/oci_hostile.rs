@@ -526,3 +526,42 @@ fn verify_against_a_registry_answering_500_to_every_manifest_get_is_an_error_of_
     assert_item(&out, 3, "ERROR", &["cannot read the tag", "500"]);
     assert!(world.registry.calls(Route::ManifestGet) > 1, "not retried");
 }
+
+#[test]
+fn an_identity_token_in_config_json_is_exchanged_as_a_refresh_token_and_never_printed() {
+    const IDENTITY: &str = "identity-token-3f9a77e0";
+    let world = World::new(&[Behaviour::IdentityToken(IDENTITY.into())]);
+    let config = serde_json::json!({
+        "auths": {world.registry.host(): {"identitytoken": IDENTITY}}
+    });
+    world.ctx.write("docker/config.json", &config.to_string());
+    let docker = world.ctx.path("docker");
+    let env = [("DOCKER_CONFIG", docker.to_str().unwrap())];
+    let (out, _) = world.push_timed(TAG, &env, &["-v"]);
+    assert_exit(&out, 0);
+    assert!(
+        !stdout(&out).contains(IDENTITY) && !stderr(&out).contains(IDENTITY),
+        "the identity token was printed"
+    );
+    world.assert_pushed(&out, TAG);
+    let tokens = world.requests_of(Route::Token);
+    assert_eq!(
+        tokens.iter().map(|r| r.method.as_str()).collect::<Vec<_>>(),
+        ["POST"],
+        "{tokens:#?}"
+    );
+    let later: Vec<_> = world
+        .registry
+        .requests()
+        .into_iter()
+        .skip_while(|r| r.route != Some(Route::Token))
+        .skip(1)
+        .collect();
+    assert!(
+        !later.is_empty()
+            && later
+                .iter()
+                .all(|r| r.authorization.as_deref() == Some("Bearer")),
+        "{later:#?}"
+    );
+}

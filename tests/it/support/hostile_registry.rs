@@ -104,6 +104,11 @@ pub enum Behaviour {
     ManyTags(usize),
     /// A Bearer challenge naming this realm (the token endpoint refuses everyone).
     BearerRealm(String),
+    /// The Bearer flow for an identity token: `POST /token` with the form
+    /// `grant_type=refresh_token&refresh_token=<this>` answers the token
+    /// (`{"access_token": TOKEN}`, as registries that take refresh tokens do); a `GET`
+    /// is refused.
+    IdentityToken(String),
     /// `500 Internal Server Error` to every call of the route.
     ServerError(Route),
     /// Upload `Location`s carry `?_state=` [`UPLOAD_STATE`].
@@ -157,8 +162,12 @@ impl Shared {
     /// [`Behaviour::TokenRefused`]), and the Basic credentials the token endpoint
     /// takes (none with [`Behaviour::TokenRefused`]).
     fn bearer(&self) -> (bool, Option<(&str, &str)>) {
-        let refused =
-            self.has(|b| matches!(b, Behaviour::TokenRefused | Behaviour::BearerRealm(_)));
+        let refused = self.has(|b| {
+            matches!(
+                b,
+                Behaviour::TokenRefused | Behaviour::BearerRealm(_) | Behaviour::IdentityToken(_)
+            )
+        });
         let credentials = self.behaviours.iter().find_map(|b| match b {
             Behaviour::Bearer { username, password } => {
                 Some((username.as_str(), password.as_str()))
@@ -534,7 +543,7 @@ impl Answer {
 /// The route of a path, with its repository and the rest (digest, reference, upload
 /// id).
 fn route(method: &str, path: &str) -> Option<(Route, String, String)> {
-    if method == "GET" && path == "/token" {
+    if (method == "GET" || method == "POST") && path == "/token" {
         return Some((Route::Token, String::new(), String::new()));
     }
     let rest = path.strip_prefix("/v2/")?;
@@ -614,7 +623,14 @@ fn handle(head: &Head, body: &[u8], shared: &Shared) -> Answer {
     }
     let (token_required, credentials) = shared.bearer();
     if route == Route::Token {
-        return token(head, credentials);
+        let refresh = shared.behaviours.iter().find_map(|b| match b {
+            Behaviour::IdentityToken(t) => Some(t.as_str()),
+            _ => None,
+        });
+        return match refresh {
+            Some(expected) => refresh_token(head, body, expected),
+            None => token(head, credentials),
+        };
     }
     let bearer = format!("Bearer {TOKEN}");
     if token_required && head.header("authorization") != Some(&bearer) {
@@ -671,6 +687,26 @@ fn handle(head: &Head, body: &[u8], shared: &Shared) -> Answer {
             None => Answer::error(404, "MANIFEST_UNKNOWN", "manifest unknown"),
         },
         Route::TagList => tag_list(&state, shared, head, &repo),
+    }
+}
+
+/// The token endpoint for an identity token: a `POST` of the OAuth2 refresh-token
+/// form holding `expected`, else 401.
+fn refresh_token(head: &Head, body: &[u8], expected: &str) -> Answer {
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
+    let field = |k: &str| {
+        form.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    if head.method == "POST"
+        && field("grant_type") == Some("refresh_token")
+        && field("refresh_token") == Some(expected)
+        && field("scope").is_some()
+    {
+        Answer::json(200, &json!({"access_token": TOKEN}))
+    } else {
+        Answer::error(401, "UNAUTHORIZED", "the refresh token was refused")
     }
 }
 
