@@ -534,7 +534,7 @@ fn an_identity_token_in_config_json_is_exchanged_as_a_refresh_token_and_never_pr
     let config = serde_json::json!({
         "auths": {world.registry.host(): {"identitytoken": IDENTITY}}
     });
-    world.ctx.write("docker/config.json", &config.to_string());
+    world.ctx.write("docker/config.json", config.to_string());
     let docker = world.ctx.path("docker");
     let env = [("DOCKER_CONFIG", docker.to_str().unwrap())];
     let (out, _) = world.push_timed(TAG, &env, &["-v"]);
