@@ -264,6 +264,18 @@ pub enum Error {
         /// Where the login was looked for and what to do.
         message: String,
     },
+    /// A step of `release` failed; those before it are done and a re-run resumes.
+    #[error(
+        "{step} failed: {message}\nthe steps before it are done; run `otactl release` again with the same arguments to resume (every step converges)"
+    )]
+    Step {
+        /// The step, as words.
+        step: &'static str,
+        /// Its error, with causes.
+        message: String,
+        /// Its error's exit code.
+        code: ExitCode,
+    },
     /// git could not be started.
     #[error("cannot run `git`; install git and make sure it is on PATH")]
     GitMissing(#[source] std::io::Error),
@@ -309,6 +321,7 @@ impl Error {
             | Error::WouldUnsign { .. }
             | Error::PublishRefused { .. } => ExitCode::Refused,
             Error::Remote { .. } => ExitCode::Remote,
+            Error::Step { code, .. } => *code,
             Error::Read { .. }
             | Error::Write { .. }
             | Error::TooLarge { .. }

@@ -8,6 +8,7 @@ mod lint;
 mod manifest;
 mod pr;
 mod publish;
+mod release;
 mod remote;
 mod tar;
 mod verify;
@@ -85,6 +86,7 @@ enum Command {
     Manifest(manifest::ManifestCommand),
     Verify(verify::VerifyArgs),
     Pr(pr::PrArgs),
+    Release(release::ReleaseArgs),
     Lint(lint::LintArgs),
 }
 
@@ -161,6 +163,7 @@ fn run_with(printer: &Printer, cli: Cli) -> Result<ExitCode> {
         Command::Publish(cmd) => cmd.run(&ctx),
         Command::Verify(args) => args.run(&ctx),
         Command::Pr(args) => args.run(&ctx),
+        Command::Release(args) => args.run(&ctx),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod lint;
 pub mod manifest;
 pub mod pr;
 pub mod publish;
+pub mod release;
 pub mod tar;
 pub mod verify;
 

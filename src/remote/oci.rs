@@ -28,7 +28,7 @@ use crate::text::code;
 use auth::{Found, Login};
 
 /// Tags read at most from a repository's list (pages followed).
-const MAX_TAGS: usize = 100_000;
+pub const MAX_TAGS: usize = 100_000;
 
 /// A repository of a registry, logged in.
 pub struct Registry<'a> {
