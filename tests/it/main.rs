@@ -38,6 +38,7 @@ mod publish_github;
 mod publish_oci;
 mod real_repo;
 mod registry_support;
+mod release;
 mod secrets;
 mod tar;
 mod vectors;
