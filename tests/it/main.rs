@@ -39,6 +39,7 @@ mod publish_oci;
 mod real_repo;
 mod registry_support;
 mod release_terminal;
+mod release;
 mod secrets;
 mod tar;
 mod vectors;
