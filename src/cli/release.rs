@@ -161,9 +161,11 @@ fn report(ctx: &Ctx, outcome: Outcome, format: Format) -> Result<ExitCode> {
         match outcome {
             Outcome::DryRun { plan, artifact } => {
                 ctx.printer.status(&format!(
-                    "dry run: `{}` would be {} bytes, sha256 {}; nothing was published or written",
+                    "plan: `{}` is {} bytes, sha256 {}",
                     plan.artifact, artifact.0, artifact.1
                 ));
+                ctx.printer
+                    .status("dry run: nothing was published, written or sent");
                 if format == Format::Json {
                     ctx.printer.json(&serde_json::json!({
                         "plan": plan, "size": artifact.0, "sha256": artifact.1, "dry_run": true,

@@ -106,6 +106,8 @@ pub enum Question {
 pub struct Released {
     /// The plan it followed.
     pub plan: Plan,
+    /// The URL devices download from.
+    pub url: String,
     /// The published artifact.
     pub published: Published,
     /// The manifest file.
@@ -426,6 +428,7 @@ fn finish(
     Ok(Outcome::Released(Box::new(Released {
         manifest: fsx::display(&written.path),
         unchanged: written.unchanged,
+        url: published.url.clone(),
         published,
         checklist_ok,
         checklist,
