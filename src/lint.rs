@@ -348,7 +348,7 @@ pub fn compare_with_base(
                 Some("build_id"),
                 format!("downgrade: `build_id` `{id}` is earlier than `{old}` in {base_name}"),
             ).with_hint(format!(
-                "the channel is at `{old}` and only moves forward. To roll back to `{id}`, release its commit again under a new build id made of now: `otactl build-id --ref {} --at now` prints one; publish the artifact and write the manifest under that id",
+                "the channel is at `{old}` and only moves forward. To roll back to `{id}`, ship its content again under a new build id made of now: `otactl rollback --channel CHANNEL --to {id}` (by hand: `otactl build-id --ref {} --at now` prints that id)",
                 id.sha()
             ))),
             std::cmp::Ordering::Equal => findings.push(Finding::error(

@@ -10,6 +10,7 @@ mod pr;
 mod publish;
 mod release;
 mod remote;
+mod rollback;
 mod tar;
 mod verify;
 
@@ -87,6 +88,7 @@ enum Command {
     Verify(verify::VerifyArgs),
     Pr(pr::PrArgs),
     Release(release::ReleaseArgs),
+    Rollback(rollback::RollbackArgs),
     Lint(lint::LintArgs),
 }
 
@@ -164,6 +166,7 @@ fn run_with(printer: &Printer, cli: Cli) -> Result<ExitCode> {
         Command::Verify(args) => args.run(&ctx),
         Command::Pr(args) => args.run(&ctx),
         Command::Release(args) => args.run(&ctx),
+        Command::Rollback(args) => args.run(&ctx),
     }
 }
 

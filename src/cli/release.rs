@@ -106,53 +106,74 @@ impl ReleaseArgs {
             no_pr: self.no_pr,
             dry_run: self.dry_run,
             remote: self.remote.flags(),
+            build_id: None,
+            rollback_of: None,
         };
-        let plan = release::plan(&repo, &request)?;
-        show_plan(ctx, &plan);
-        let interactive = can_prompt();
-        if !self.dry_run && !self.yes && !interactive {
-            return Err(Error::InvalidArg {
-                flag: "--yes",
-                message: "without a terminal (or with `CI` set) otactl never asks: pass `--yes` to release, or `--dry-run` to see what would be done".into(),
-            });
-        }
-        let key = if self.dry_run {
-            None
-        } else {
-            Some(Arc::new(crate::repo::load_signing_key(
-                self.key.as_deref(),
-            )?))
+        let how = How {
+            yes: self.yes,
+            key: self.key,
+            format: self.format,
         };
-        let client = ctx.client()?;
-        let yes = self.yes;
-        let mut confirm = |question: &Question| {
-            if yes {
-                return true;
-            }
-            let prompt = match question {
-                Question::Publish { summary } => format!("{summary}?"),
-                Question::LastChannel { channel } => format!(
-                    "`{channel}` is the last channel of the promotion order: every device on it gets this build. Go on?"
-                ),
-            };
-            dialoguer::Confirm::new()
-                .with_prompt(prompt)
-                .default(false)
-                .interact_on(&dialoguer::console::Term::stderr())
-                .unwrap_or(false)
-        };
-        let reporter: Arc<dyn Reporter> = Arc::new(ctx.printer.reporter());
-        let outcome = release::run(
-            &repo,
-            &client,
-            &request,
-            plan,
-            key.as_ref(),
-            &mut confirm,
-            &reporter,
-        )?;
-        report(ctx, outcome, self.format)
+        execute(ctx, &repo, &request, &how)
     }
+}
+
+/// How a release runs: the answers, the key, the output.
+pub(crate) struct How {
+    pub(crate) yes: bool,
+    pub(crate) key: Option<PathBuf>,
+    pub(crate) format: Format,
+}
+
+/// Plans `request`, shows the plan, and runs it as `how` says (shared with `rollback`).
+pub(crate) fn execute(
+    ctx: &Ctx,
+    repo: &crate::repo::Repo,
+    request: &ReleaseRequest,
+    how: &How,
+) -> Result<ExitCode> {
+    let plan = release::plan(repo, request)?;
+    show_plan(ctx, &plan);
+    if !request.dry_run && !how.yes && !can_prompt() {
+        return Err(Error::InvalidArg {
+            flag: "--yes",
+            message: "without a terminal (or with `CI` set) otactl never asks: pass `--yes` to go on, or `--dry-run` to see what would be done".into(),
+        });
+    }
+    let key = if request.dry_run {
+        None
+    } else {
+        Some(Arc::new(crate::repo::load_signing_key(how.key.as_deref())?))
+    };
+    let client = ctx.client()?;
+    let yes = how.yes;
+    let mut confirm = |question: &Question| {
+        if yes {
+            return true;
+        }
+        let prompt = match question {
+            Question::Publish { summary } => format!("{summary}?"),
+            Question::LastChannel { channel } => format!(
+                "`{channel}` is the last channel of the promotion order: every device on it gets this build. Go on?"
+            ),
+        };
+        dialoguer::Confirm::new()
+            .with_prompt(prompt)
+            .default(false)
+            .interact_on(&dialoguer::console::Term::stderr())
+            .unwrap_or(false)
+    };
+    let reporter: Arc<dyn Reporter> = Arc::new(ctx.printer.reporter());
+    let outcome = release::run(
+        repo,
+        &client,
+        request,
+        plan,
+        key.as_ref(),
+        &mut confirm,
+        &reporter,
+    )?;
+    report(ctx, outcome, how.format)
 }
 
 /// What was done, as text or JSON; the exit code.

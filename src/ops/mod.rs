@@ -10,6 +10,7 @@ pub mod manifest;
 pub mod pr;
 pub mod publish;
 pub mod release;
+pub mod rollback;
 pub mod tar;
 pub mod verify;
 

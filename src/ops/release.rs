@@ -51,6 +51,11 @@ pub struct ReleaseRequest {
     pub no_pr: bool,
     /// Build and hash only: nothing written, nothing sent.
     pub dry_run: bool,
+    /// The build id to release under instead of the commit's (`rollback`: now and
+    /// the earlier build's git sha).
+    pub build_id: Option<BuildId>,
+    /// `rollback`: the build whose content this release ships again.
+    pub rollback_of: Option<String>,
     /// `--api-url`, `--repo`, `--insecure`.
     pub remote: RemoteFlags,
 }
@@ -231,8 +236,11 @@ pub fn plan(repo: &Repo, request: &ReleaseRequest) -> Result<Plan> {
     let source = settings.source_dir(None);
     let commit =
         git::resolve_commit(&source, &request.reference).map_err(crate::ops::source_or_ref)?;
-    let build_id = BuildId::from_parts(commit.committer_time, &commit.id[..7])
-        .map_err(|e| bad("--ref", e.to_string()))?;
+    let build_id = match &request.build_id {
+        Some(id) => id.clone(),
+        None => BuildId::from_parts(commit.committer_time, &commit.id[..7])
+            .map_err(|e| bad("--ref", e.to_string()))?,
+    };
     let manifest_path = settings.manifest_path(&request.channel);
     let current = fsx::read_limited(&manifest_path, MAX_MANIFEST_BYTES, "a manifest")
         .ok()
@@ -506,7 +514,11 @@ fn manifest_request(
         sha256: None,
         kind: ArtifactKind::from_manifest(&plan.kind),
         min_build_id: request.min_build_id.clone(),
-        notes: String::new(),
+        notes: request
+            .rollback_of
+            .as_ref()
+            .map(|old| format!("rollback: the content of {old}"))
+            .unwrap_or_default(),
         from_file: Some(artifact.to_owned()),
         force: false,
     }

@@ -1,0 +1,269 @@
+//! `rollback`: the way back is forward. A channel never moves to an earlier build id,
+//! so an earlier build's content ships again under a new build id made of now and
+//! that build's git sha: a source tarball rebuilt from its commit, or the bytes it
+//! shipped (found through the channel's git history, downloaded and checked against
+//! their sha256) published again. Then [`release`](crate::ops::release) does the
+//! rest, as for any release.
+
+use std::io::Write as _;
+
+use crate::build_id::BuildId;
+use crate::error::{Error, Result};
+use crate::fsx;
+use crate::git;
+use crate::hash::HashingWriter;
+use crate::manifest::ArtifactKind;
+use crate::manifest::fields::OciRef;
+use crate::ops::release::ReleaseRequest;
+use crate::remote::Target;
+use crate::remote::fetch::{self, FileUrls, Limits};
+use crate::remote::http::Client;
+use crate::remote::oci::Registry;
+use crate::remote::oci::image::ImageManifest;
+use crate::repo::Repo;
+use crate::settings::RemoteFlags;
+use crate::text::code;
+
+/// The way back.
+#[derive(Clone, Debug, Default)]
+pub struct RollbackRequest {
+    /// The channel.
+    pub channel: String,
+    /// The earlier build whose content ships again.
+    pub to: String,
+    /// The OCI tag (above the repository's highest: `OtaFlux` serves the highest).
+    pub version: Option<String>,
+    /// The pull request's base branch.
+    pub base: Option<String>,
+    /// No pull request.
+    pub no_pr: bool,
+    /// Build and hash only.
+    pub dry_run: bool,
+    /// `--api-url`, `--repo`, `--insecure`.
+    pub remote: RemoteFlags,
+}
+
+/// The earlier build, as the channel's history holds it.
+#[derive(Clone, Debug)]
+pub struct Earlier {
+    /// Its build id.
+    pub build_id: BuildId,
+    /// Its artifact's kind, URL and sha256.
+    pub kind: ArtifactKind,
+    /// Where it was.
+    pub url: String,
+    /// Its sha256.
+    pub sha256: String,
+    /// The commit of the channel repository that wrote it.
+    pub commit: String,
+}
+
+/// A rollback made ready: the release to run, and the downloaded bytes it ships.
+pub struct Prepared {
+    /// The release of the earlier content under the new build id.
+    pub release: ReleaseRequest,
+    /// The earlier build.
+    pub earlier: Earlier,
+    /// The folder holding the downloaded artifact, removed when dropped.
+    pub work: Option<tempfile::TempDir>,
+}
+
+fn bad(flag: &'static str, message: String) -> Error {
+    Error::InvalidArg { flag, message }
+}
+
+/// The manifest of `to` in the channel's git history.
+fn find_earlier(repo: &Repo, channel: &str, to: &BuildId) -> Result<Earlier> {
+    let settings = &repo.settings;
+    let path = settings.manifest_path(channel);
+    let relative = path
+        .strip_prefix(&settings.root)
+        .unwrap_or(&path)
+        .to_owned();
+    let needle = format!("\"build_id\": \"{to}\"");
+    let commits = git::commits_touching(&settings.root, &needle, &relative).unwrap_or_default();
+    let dir = settings.channel_dir(channel);
+    for commit in commits.iter().rev() {
+        let Ok(Some(bytes)) = git::show_at(&dir, commit, "manifest.json") else {
+            continue;
+        };
+        let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+            continue;
+        };
+        if value.get("build_id").and_then(|b| b.as_str()) != Some(to.as_str()) {
+            continue;
+        }
+        let field = |key: &str| {
+            value
+                .pointer(&format!("/artifact/{key}"))
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        };
+        let (Some(url), Some(sha256), Some(kind)) = (
+            field("url"),
+            field("sha256"),
+            field("kind").and_then(|k| ArtifactKind::from_manifest(&k)),
+        ) else {
+            continue;
+        };
+        return Ok(Earlier {
+            build_id: to.clone(),
+            kind,
+            url,
+            sha256,
+            commit: commit.clone(),
+        });
+    }
+    Err(bad(
+        "--to",
+        format!(
+            "`{to}` was never on the channel `{channel}`: no commit of `{}` holds it; `git log -p {}` shows the builds it had",
+            fsx::display(&relative),
+            fsx::display(&relative)
+        ),
+    ))
+}
+
+/// Finds the earlier build, fetches what it shipped (unless it is rebuilt from its
+/// commit) and makes the release that ships it again under a new build id.
+pub fn prepare(repo: &Repo, client: &Client, request: &RollbackRequest) -> Result<Prepared> {
+    repo.require_channel(&request.channel, "--channel")?;
+    let to: BuildId = request
+        .to
+        .parse()
+        .map_err(|e: crate::build_id::BuildIdError| bad("--to", e.to_string()))?;
+    let earlier = find_earlier(repo, &request.channel, &to)?;
+    let new_id = BuildId::from_parts(repo.now, to.sha()).map_err(|e| bad("--to", e.to_string()))?;
+    let mut release = ReleaseRequest {
+        channel: request.channel.clone(),
+        reference: to.sha().to_owned(),
+        base: request.base.clone(),
+        no_pr: request.no_pr,
+        dry_run: request.dry_run,
+        remote: request.remote.clone(),
+        build_id: Some(new_id),
+        rollback_of: Some(to.to_string()),
+        ..ReleaseRequest::default()
+    };
+    let mut work = None;
+    match earlier.kind {
+        ArtifactKind::SourceTar => {}
+        ArtifactKind::Firmware | ArtifactKind::Oci => {
+            let dir = tempfile::Builder::new()
+                .prefix("otactl-rollback-")
+                .tempdir()
+                .map_err(|source| Error::Write {
+                    path: std::env::temp_dir(),
+                    source,
+                })?;
+            let name = file_name(&earlier);
+            let file = dir.path().join(&name);
+            fetch_checked(client, &earlier, &file, request.remote.insecure)?;
+            release.file = Some(file);
+            if earlier.kind == ArtifactKind::Oci {
+                release.target = Some(Target::Oci);
+                release.version = Some(request.version.clone().ok_or_else(|| {
+                    bad(
+                        "--version",
+                        "an OCI rollback needs `--version SEMVER` above the repository's highest tag: OtaFlux-style servers serve the highest".into(),
+                    )
+                })?);
+            }
+            work = Some(dir);
+        }
+    }
+    Ok(Prepared {
+        release,
+        earlier,
+        work,
+    })
+}
+
+/// The file name the earlier artifact had.
+fn file_name(earlier: &Earlier) -> String {
+    let last = earlier
+        .url
+        .split(['?', '#'])
+        .next()
+        .unwrap_or_default()
+        .rsplit('/')
+        .next()
+        .unwrap_or_default();
+    let last = last.rsplit(':').next().unwrap_or(last);
+    if last.is_empty() || last.contains(['\\', '\0']) {
+        "artifact.bin".into()
+    } else {
+        last.to_owned()
+    }
+}
+
+/// Downloads the earlier artifact into `file`, hashing it: it must be the bytes the
+/// manifest named.
+fn fetch_checked(
+    client: &Client,
+    earlier: &Earlier,
+    file: &std::path::Path,
+    insecure: bool,
+) -> Result<()> {
+    let limits = Limits {
+        deadline: std::time::Duration::from_secs(3600),
+        files: FileUrls::Anywhere,
+    };
+    let gone = |why: String| {
+        bad(
+            "--to",
+            format!(
+                "the artifact of `{}` ({}) cannot be fetched: {why}; it must still exist to be shipped again",
+                earlier.build_id,
+                code(&earlier.url)
+            ),
+        )
+    };
+    let mut reader: Box<dyn std::io::Read + Send> = if earlier.kind == ArtifactKind::Oci {
+        let reference = OciRef::from_url(&earlier.url).map_err(gone)?;
+        let registry = Registry::connect(client, &reference, insecure, false)?;
+        let stored = registry
+            .manifest(&reference.tag)?
+            .ok_or_else(|| gone("the tag is gone".into()))?;
+        let manifest: ImageManifest = serde_json::from_slice(&stored.bytes)
+            .map_err(|_| gone("the tag holds no image manifest".into()))?;
+        let layer = manifest
+            .layers
+            .first()
+            .ok_or_else(|| gone("the manifest has no layer".into()))?;
+        Box::new(registry.blob(&layer.digest)?.into_reader())
+    } else {
+        fetch::open(client, &earlier.url, &limits)
+            .map_err(|e| gone(format!("{e:?}")))?
+            .reader
+    };
+    let folder = file.parent().unwrap_or(std::path::Path::new("."));
+    let tmp = fsx::new_file_builder()
+        .tempfile_in(folder)
+        .map_err(|source| Error::Write {
+            path: file.to_owned(),
+            source,
+        })?;
+    let mut writer = HashingWriter::new(std::io::BufWriter::new(tmp.as_file()));
+    std::io::copy(&mut reader, &mut writer).map_err(|source| Error::Write {
+        path: file.to_owned(),
+        source,
+    })?;
+    writer.flush().map_err(|source| Error::Write {
+        path: file.to_owned(),
+        source,
+    })?;
+    let (sha256, _, _) = writer.finish();
+    if sha256 != earlier.sha256 {
+        return Err(Error::PublishRefused {
+            message: format!(
+                "the artifact of `{}` at {} now has sha256 {sha256}, not {} as its manifest says: it is not the content that build shipped, so it is not shipped again",
+                earlier.build_id,
+                code(&earlier.url),
+                earlier.sha256
+            ),
+        });
+    }
+    tmp.commit(file, fsx::Existing::Replace)?;
+    Ok(())
+}
