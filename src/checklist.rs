@@ -845,7 +845,15 @@ pub fn no_downgrade(facts: &BaseFacts, m: &Manifest, parsed: &Parsed, rules: &Ru
     };
     let problems = lint::compare_with_base(m, &old, parsed, &format!("`{base}`"));
     if let Some(first) = problems.first() {
-        return Item::fail(Check::NoDowngrade, first.message.clone());
+        let way_back = if first.message.starts_with("downgrade") {
+            format!(
+                "; to ship that earlier build's content again: `otactl rollback --channel {} --to {}`",
+                m.channel, m.build_id
+            )
+        } else {
+            String::new()
+        };
+        return Item::fail(Check::NoDowngrade, format!("{}{way_back}", first.message));
     }
     if let Some(legacy) = legacy {
         return Item::new(
