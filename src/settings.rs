@@ -141,6 +141,11 @@ fn pick(
     value.map(|v| (v.clone(), Source::Env(var)))
 }
 
+/// [`github`] with this process's environment and the repository's `origin` remote.
+pub fn github_here(settings: &Settings, flags: &RemoteFlags) -> Result<GithubSettings> {
+    github(settings, flags, &Environment::read(settings))
+}
+
 /// Merges `[github]`: `--api-url`, `api_url`, `GITHUB_API_URL`, the public API; and
 /// `--repo`, `repo`, the `origin` remote when it is on the API's web host.
 pub fn github(

@@ -42,26 +42,34 @@ pub(crate) struct ReleaseArgs {
     /// Raise the channel's `min_build_id` (default: the current one is kept).
     #[arg(long, value_name = "ID")]
     min_build_id: Option<String>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// The flags of how a release runs, shared by `release` and `rollback`.
+#[derive(Debug, clap::Args)]
+#[allow(clippy::struct_excessive_bools)] // one per flag
+pub(crate) struct RunArgs {
     /// The pull request's base branch; the checklist's downgrade check compares with `origin/BASE` (else `BASE`).
     #[arg(long, value_name = "BRANCH")]
-    base: Option<String>,
+    pub(crate) base: Option<String>,
     /// The signing key (default: `OTACTL_SIGNING_KEY`, then `OTACTL_SIGNING_KEY_FILE`).
     #[arg(long, value_name = "PEM")]
     key: Option<PathBuf>,
     /// Answer yes to every confirmation (required without a terminal).
     #[arg(long, short = 'y')]
     yes: bool,
-    /// Build and hash, show the plan, and do nothing else: nothing written, nothing sent.
+    /// Build (or fetch) and hash, show the plan, and do nothing else: nothing written, nothing sent.
     #[arg(long)]
-    dry_run: bool,
+    pub(crate) dry_run: bool,
     /// Stop after the checklist: no pull request.
     #[arg(long)]
-    no_pr: bool,
+    pub(crate) no_pr: bool,
     /// Output format: `json` prints the plan and what was done.
     #[arg(long, default_value = "text", value_parser = Format::parser(Format::DATA))]
     format: Format,
     #[command(flatten)]
-    remote: RemoteArgs,
+    pub(crate) remote: RemoteArgs,
 }
 
 /// Whether otactl may ask (SPEC 6): stdin and stderr are terminals, and not in CI.
@@ -102,27 +110,15 @@ impl ReleaseArgs {
             target: self.target,
             version: self.version,
             min_build_id: self.min_build_id,
-            base: self.base,
-            no_pr: self.no_pr,
-            dry_run: self.dry_run,
-            remote: self.remote.flags(),
+            base: self.run.base.clone(),
+            no_pr: self.run.no_pr,
+            dry_run: self.run.dry_run,
+            remote: self.run.remote.flags(),
             build_id: None,
             rollback_of: None,
         };
-        let how = How {
-            yes: self.yes,
-            key: self.key,
-            format: self.format,
-        };
-        execute(ctx, &repo, &request, &how)
+        execute(ctx, &repo, &request, &self.run)
     }
-}
-
-/// How a release runs: the answers, the key, the output.
-pub(crate) struct How {
-    pub(crate) yes: bool,
-    pub(crate) key: Option<PathBuf>,
-    pub(crate) format: Format,
 }
 
 /// Plans `request`, shows the plan, and runs it as `how` says (shared with `rollback`).
@@ -130,7 +126,7 @@ pub(crate) fn execute(
     ctx: &Ctx,
     repo: &crate::repo::Repo,
     request: &ReleaseRequest,
-    how: &How,
+    how: &RunArgs,
 ) -> Result<ExitCode> {
     let plan = release::plan(repo, request)?;
     show_plan(ctx, &plan);

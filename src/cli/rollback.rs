@@ -1,13 +1,9 @@
 //! `otactl rollback`: an earlier build's content shipped again under a new build id.
 
-use std::path::PathBuf;
-
 use super::Ctx;
-use super::release::{How, execute};
-use super::remote::RemoteArgs;
+use super::release::{RunArgs, execute};
 use crate::error::{ExitCode, Result};
 use crate::ops::rollback::{self, RollbackRequest};
-use crate::output::Format;
 
 /// Ship an earlier build's content again, when a bad build reached a channel.
 ///
@@ -31,26 +27,8 @@ pub(crate) struct RollbackArgs {
     /// The OCI tag for an OCI artifact, above the repository's highest.
     #[arg(long, value_name = "SEMVER")]
     version: Option<String>,
-    /// The pull request's base branch.
-    #[arg(long, value_name = "BRANCH")]
-    base: Option<String>,
-    /// The signing key (default: `OTACTL_SIGNING_KEY`, then `OTACTL_SIGNING_KEY_FILE`).
-    #[arg(long, value_name = "PEM")]
-    key: Option<PathBuf>,
-    /// Answer yes to every confirmation (required without a terminal).
-    #[arg(long, short = 'y')]
-    yes: bool,
-    /// Build (or fetch) and hash, show the plan, and do nothing else.
-    #[arg(long)]
-    dry_run: bool,
-    /// Stop after the checklist: no pull request.
-    #[arg(long)]
-    no_pr: bool,
-    /// Output format: `json` prints the plan and what was done.
-    #[arg(long, default_value = "text", value_parser = Format::parser(Format::DATA))]
-    format: Format,
     #[command(flatten)]
-    remote: RemoteArgs,
+    run: RunArgs,
 }
 
 impl RollbackArgs {
@@ -64,10 +42,10 @@ impl RollbackArgs {
                 channel: self.channel,
                 to: self.to,
                 version: self.version,
-                base: self.base,
-                no_pr: self.no_pr,
-                dry_run: self.dry_run,
-                remote: self.remote.flags(),
+                base: self.run.base.clone(),
+                no_pr: self.run.no_pr,
+                dry_run: self.run.dry_run,
+                remote: self.run.remote.flags(),
             },
         )?;
         let new_id = prepared
@@ -80,16 +58,7 @@ impl RollbackArgs {
             "rollback: the content of `{}` ({}, from commit {} of the channel repository) ships again as `{new_id}`",
             prepared.earlier.build_id, prepared.earlier.kind, prepared.earlier.commit
         ));
-        let code = execute(
-            ctx,
-            &repo,
-            &prepared.release,
-            &How {
-                yes: self.yes,
-                key: self.key,
-                format: self.format,
-            },
-        )?;
+        let code = execute(ctx, &repo, &prepared.release, &self.run)?;
         ctx.printer.status(
             "devices enforce the channel's `min_build_id` as before (kept; raise it with `otactl release --min-build-id` to keep the bad build from coming back)",
         );

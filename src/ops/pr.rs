@@ -20,7 +20,7 @@ use crate::progress::Reporter;
 use crate::remote::github::{GitHub, Pull, Put, token_from_env};
 use crate::remote::http::{Client, RemoteError};
 use crate::repo::Repo;
-use crate::settings::{self, Environment, RemoteFlags};
+use crate::settings::{self, RemoteFlags};
 use crate::text::code;
 
 /// The pull request to open.
@@ -82,11 +82,7 @@ pub fn pr(
 ) -> Result<Outcome> {
     let channel = &request.channel;
     let path = verify::channel_manifest(repo, channel)?;
-    let merged = settings::github(
-        &repo.settings,
-        &request.remote,
-        &Environment::read(&repo.settings),
-    )?;
+    let merged = settings::github_here(&repo.settings, &request.remote)?;
     let repository = merged.require_repository()?.clone();
     let token = token_from_env().ok_or_else(|| Error::MissingToken {
         why: format!("`pr` opens a pull request on {repository}"),

@@ -22,7 +22,7 @@ use crate::remote::github::{
 use crate::remote::http::{Client, RemoteError};
 use crate::remote::{Published, Target};
 use crate::repo::Repo;
-use crate::settings::{self, Environment, RemoteFlags};
+use crate::settings::{self, RemoteFlags};
 use crate::text::code;
 
 /// What to publish into the release folder.
@@ -124,11 +124,7 @@ pub fn github(
     request: &GithubRequest,
     reporter: &Arc<dyn Reporter>,
 ) -> Result<Published> {
-    let merged = settings::github(
-        &repo.settings,
-        &request.remote,
-        &Environment::read(&repo.settings),
-    )?;
+    let merged = settings::github_here(&repo.settings, &request.remote)?;
     let repository = merged.require_repository()?.clone();
     let (name, size) = checked_file(request)?;
     let token = token_from_env().ok_or_else(|| Error::MissingToken {

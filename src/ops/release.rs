@@ -26,7 +26,7 @@ use crate::progress::Reporter;
 use crate::remote::http::Client;
 use crate::remote::{Published, Target};
 use crate::repo::Repo;
-use crate::settings::{self, Environment, RemoteFlags};
+use crate::settings::{self, RemoteFlags};
 use crate::text::code;
 
 /// What to release.
@@ -259,7 +259,7 @@ pub fn plan(repo: &Repo, request: &ReleaseRequest) -> Result<Plan> {
             (fsx::display(&path), None, kind)
         }
         Target::Github => {
-            let merged = settings::github(settings, &request.remote, &Environment::read(settings))?;
+            let merged = settings::github_here(settings, &request.remote)?;
             (merged.require_repository()?.to_string(), None, kind)
         }
         Target::Oci => {

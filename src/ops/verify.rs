@@ -23,7 +23,7 @@ use crate::remote::fetch::{self, Cutoff, FetchError, FileUrls, Limits, Payload};
 use crate::remote::github::{Api, DEFAULT_API_URL, GitHub, ReleaseAsset, token_from_env};
 use crate::remote::http::Client;
 use crate::repo::{Repo, read_for_check};
-use crate::settings::{self, Environment, GithubSettings, RemoteFlags};
+use crate::settings::{self, GithubSettings, RemoteFlags};
 
 /// What to check, and how far a download may go.
 #[derive(Clone, Debug)]
@@ -111,11 +111,7 @@ pub fn verify(
     let trusted = repo.trusted_keys(&request.pubkeys)?;
     let parsed = read_for_check(path, &repo.rules(path))?;
     let manifest = parsed.manifest.as_ref();
-    let github = settings::github(
-        &repo.settings,
-        &request.remote,
-        &Environment::read(&repo.settings),
-    )?;
+    let github = settings::github_here(&repo.settings, &request.remote)?;
     let facts = Facts {
         parsed: &parsed,
         policy: SignaturePolicy {
