@@ -69,6 +69,17 @@ fn can_prompt() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal() && !crate::config::in_ci()
 }
 
+/// Without a terminal (or in CI) otactl never asks: a run that would ask needs `--yes`.
+pub(crate) fn require_yes(dry_run: bool, yes: bool) -> Result<()> {
+    if dry_run || yes || can_prompt() {
+        return Ok(());
+    }
+    Err(Error::InvalidArg {
+        flag: "--yes",
+        message: "without a terminal (or with `CI` set) otactl never asks: pass `--yes` to go on, or `--dry-run` to see what would be done".into(),
+    })
+}
+
 fn show_plan(ctx: &Ctx, plan: &Plan) {
     let current = plan.current.as_deref().unwrap_or("none");
     let lines = [
@@ -134,12 +145,7 @@ pub(crate) fn execute(
 ) -> Result<ExitCode> {
     let plan = release::plan(repo, request)?;
     show_plan(ctx, &plan);
-    if !request.dry_run && !how.yes && !can_prompt() {
-        return Err(Error::InvalidArg {
-            flag: "--yes",
-            message: "without a terminal (or with `CI` set) otactl never asks: pass `--yes` to go on, or `--dry-run` to see what would be done".into(),
-        });
-    }
+    require_yes(request.dry_run, how.yes)?;
     let key = if request.dry_run {
         None
     } else {

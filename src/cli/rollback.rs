@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::Ctx;
-use super::release::{How, execute};
+use super::release::{How, execute, require_yes};
 use super::remote::RemoteArgs;
 use crate::error::{ExitCode, Result};
 use crate::ops::rollback::{self, RollbackRequest};
@@ -56,6 +56,8 @@ pub(crate) struct RollbackArgs {
 impl RollbackArgs {
     pub(crate) fn run(self, ctx: &Ctx) -> Result<ExitCode> {
         let repo = ctx.repo()?;
+        // Asked before the earlier artifact is fetched: without `--yes` nothing is sent.
+        require_yes(self.dry_run, self.yes)?;
         let client = ctx.client()?;
         let prepared = rollback::prepare(
             &repo,

@@ -16,10 +16,10 @@ use crate::manifest::ArtifactKind;
 use crate::manifest::fields::OciRef;
 use crate::ops::release::ReleaseRequest;
 use crate::remote::Target;
-use crate::remote::fetch::{self, FileUrls, Limits};
+use crate::remote::fetch::{self, FetchError, FileUrls, Limits};
 use crate::remote::http::Client;
 use crate::remote::oci::Registry;
-use crate::remote::oci::image::ImageManifest;
+use crate::remote::oci::image::{ImageManifest, TITLE_ANNOTATION};
 use crate::repo::Repo;
 use crate::settings::RemoteFlags;
 use crate::text::code;
@@ -156,10 +156,6 @@ pub fn prepare(repo: &Repo, client: &Client, request: &RollbackRequest) -> Resul
                     path: std::env::temp_dir(),
                     source,
                 })?;
-            let name = file_name(&earlier);
-            let file = dir.path().join(&name);
-            fetch_checked(client, &earlier, &file, request.remote.insecure)?;
-            release.file = Some(file);
             if earlier.kind == ArtifactKind::Oci {
                 release.target = Some(Target::Oci);
                 release.version = Some(request.version.clone().ok_or_else(|| {
@@ -169,6 +165,8 @@ pub fn prepare(repo: &Repo, client: &Client, request: &RollbackRequest) -> Resul
                     )
                 })?);
             }
+            let file = fetch_checked(client, &earlier, dir.path(), request.remote.insecure)?;
+            release.file = Some(file);
             work = Some(dir);
         }
     }
@@ -189,22 +187,28 @@ fn file_name(earlier: &Earlier) -> String {
         .rsplit('/')
         .next()
         .unwrap_or_default();
-    let last = last.rsplit(':').next().unwrap_or(last);
-    if last.is_empty() || last.contains(['\\', '\0']) {
+    safe_name(last.rsplit(':').next().unwrap_or(last))
+}
+
+/// `name` when it is a file name (no folder, not `.` or `..`), else `artifact.bin`.
+fn safe_name(name: &str) -> String {
+    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
         "artifact.bin".into()
     } else {
-        last.to_owned()
+        name.to_owned()
     }
 }
 
-/// Downloads the earlier artifact into `file`, hashing it: it must be the bytes the
-/// manifest named.
+/// Downloads the earlier artifact into `dir`, hashing it: it must be the bytes the
+/// manifest named. Returns the file, named as it was (an OCI layer's title, else the
+/// URL's last segment).
 fn fetch_checked(
     client: &Client,
     earlier: &Earlier,
-    file: &std::path::Path,
+    dir: &std::path::Path,
     insecure: bool,
-) -> Result<()> {
+) -> Result<std::path::PathBuf> {
+    let mut name = file_name(earlier);
     let limits = Limits {
         deadline: std::time::Duration::from_secs(3600),
         files: FileUrls::Anywhere,
@@ -231,26 +235,44 @@ fn fetch_checked(
             .layers
             .first()
             .ok_or_else(|| gone("the manifest has no layer".into()))?;
+        if let Some(title) = layer
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(TITLE_ANNOTATION))
+        {
+            name = safe_name(title);
+        }
         Box::new(registry.blob(&layer.digest)?.into_reader())
     } else {
-        fetch::open(client, &earlier.url, &limits)
-            .map_err(|e| gone(format!("{e:?}")))?
-            .reader
+        match fetch::open(client, &earlier.url, &limits) {
+            Ok(payload) => payload.reader,
+            Err(FetchError::Missing(why) | FetchError::Refused(why)) => return Err(gone(why)),
+            Err(FetchError::OutsideFolder) => return Err(gone("outside the folder".into())),
+            Err(FetchError::Remote(why)) => {
+                return Err(Error::Remote {
+                    message: format!(
+                        "the artifact of `{}` ({}) cannot be fetched: {why}; run again when the server answers",
+                        earlier.build_id,
+                        code(&earlier.url)
+                    ),
+                });
+            }
+        }
     };
-    let folder = file.parent().unwrap_or(std::path::Path::new("."));
+    let file = dir.join(name);
     let tmp = fsx::new_file_builder()
-        .tempfile_in(folder)
+        .tempfile_in(dir)
         .map_err(|source| Error::Write {
-            path: file.to_owned(),
+            path: file.clone(),
             source,
         })?;
     let mut writer = HashingWriter::new(std::io::BufWriter::new(tmp.as_file()));
     std::io::copy(&mut reader, &mut writer).map_err(|source| Error::Write {
-        path: file.to_owned(),
+        path: file.clone(),
         source,
     })?;
     writer.flush().map_err(|source| Error::Write {
-        path: file.to_owned(),
+        path: file.clone(),
         source,
     })?;
     let (sha256, _, _) = writer.finish();
@@ -264,6 +286,6 @@ fn fetch_checked(
             ),
         });
     }
-    tmp.commit(file, fsx::Existing::Replace)?;
-    Ok(())
+    tmp.commit(&file, fsx::Existing::Replace)?;
+    Ok(file)
 }

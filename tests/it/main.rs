@@ -40,6 +40,7 @@ mod real_repo;
 mod registry_support;
 mod release;
 mod release_terminal;
+mod rollback;
 mod secrets;
 mod tar;
 mod vectors;
