@@ -147,7 +147,20 @@ pub fn prepare(repo: &Repo, client: &Client, request: &RollbackRequest) -> Resul
     };
     let mut work = None;
     match earlier.kind {
-        ArtifactKind::SourceTar => {}
+        ArtifactKind::SourceTar => {
+            let source = repo.settings.source_dir(None);
+            match git::resolve_commit(&source, to.sha()) {
+                Err(e) if !matches!(e, Error::NotARepository { .. }) => {
+                    return Err(bad(
+                        "--to",
+                        format!(
+                            "the source tarball of `{to}` is rebuilt from its commit: {e}; fetch that commit into the source repository, then run again"
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+        }
         ArtifactKind::Firmware | ArtifactKind::Oci => {
             let dir = tempfile::Builder::new()
                 .prefix("otactl-rollback-")

@@ -12,7 +12,7 @@ use std::process::Output;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
-use crate::release::{FIRMWARE, Files, MANIFEST, OCI_REPO, REPO, Target, World, tree};
+use crate::release::{FIRMWARE, Files, LATER, MANIFEST, OCI_REPO, REPO, Target, World, tree};
 use crate::support::assert::{assert_exit, assert_exit_case};
 use crate::support::github::{Fault, Route};
 use crate::support::keys::hex;
@@ -418,4 +418,15 @@ fn rollback_refuses_a_build_never_on_the_channel_no_yes_without_terminal_and_dry
     assert_exit(&out, 0);
     assert_contains(&stderr(&out), &hex(&Sha256::digest(FIRMWARE)));
     assert_eq!(world.everything(), before);
+}
+
+#[test]
+fn rollback_to_a_build_whose_commit_the_source_lacks_is_exit_2_naming_to() {
+    let world = World::new(&[Target::Dir]);
+    world.commit_later_build();
+    let to = ["--to", LATER, "--yes", "--no-pr"];
+    let out = world.assert_rollback_refused(&[], &to, 2, "--to");
+    let err = stderr(&out);
+    assert_contains(&err, "bbbbbbb");
+    assert!(!err.contains("--ref"), "rollback has no --ref:\n{err}");
 }
