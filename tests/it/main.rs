@@ -39,6 +39,7 @@ mod publish_oci;
 mod real_repo;
 mod registry_support;
 mod release;
+mod release_resume;
 mod release_terminal;
 mod rollback;
 mod secrets;

@@ -28,7 +28,7 @@ use crate::support::{TestContext, manifest_json, stderr, stdout};
 
 /// The token the GitHub server asks for (in `GH_TOKEN` of every run); never printed.
 /// Two literals, so that the secret scan of `otactl tar` does not find it here.
-pub(crate) const SENTINEL: &str = concat!("ghp_", "Re1easeS3ntinelThatMustNeverBeSh0wn1");
+const SENTINEL: &str = concat!("ghp_", "Re1easeS3ntinelThatMustNeverBeSh0wn1");
 /// The channel repository on the GitHub server, where releases and pull requests go.
 pub(crate) const REPO: &str = "acme/ota";
 /// The registry's repository: `[oci] repository` is `HOST/acme/fw`.
@@ -40,7 +40,7 @@ pub(crate) const LATER: &str = "20260301-0000-bbbbbbb";
 pub(crate) const FIRMWARE: &[u8] =
     b"\xe9\x03\x02\x20 an ESP32 image that release publishes as it is\n";
 /// No run may take longer: a prompt that waits for an answer fails here.
-pub(crate) const RUN_LIMIT: Duration = Duration::from_secs(120);
+const RUN_LIMIT: Duration = Duration::from_secs(120);
 
 /// Where otactl.toml says releases go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,7 +55,7 @@ pub(crate) enum Target {
 
 impl Target {
     /// The value of `--target`.
-    pub(crate) fn flag(self) -> &'static str {
+    fn flag(self) -> &'static str {
         match self {
             Target::Dir => "dir",
             Target::GitHub => "github",
@@ -103,7 +103,7 @@ impl World {
     /// A world whose source also holds `extra` (path, content) and whose otactl.toml
     /// configures each of `targets`; the GitHub server holds [`REPO`] with the same
     /// `main` (otactl.toml).
-    pub(crate) fn with_source(targets: &[Target], extra: &[(&str, &str)]) -> World {
+    fn with_source(targets: &[Target], extra: &[(&str, &str)]) -> World {
         let ctx = TestContext::new();
         let mut files = vec![
             ("README.md", "# app, released in one command\n"),
@@ -215,7 +215,7 @@ impl World {
     /// The channel repository holds `before` byte for byte (`.git` aside, which git
     /// itself may refresh), no release folder was made, the GitHub server was sent no
     /// write and the registry holds no tag.
-    pub(crate) fn assert_nothing_released(&self, before: &Files) {
+    fn assert_nothing_released(&self, before: &Files) {
         assert_eq!(&self.repo_files(), before, "the channel repository changed");
         let releases = self.releases_dir();
         assert!(!releases.exists(), "{} was made", releases.display());
@@ -263,7 +263,7 @@ impl World {
     }
 
     /// The `file://` URL of `name` published in the release folder under the build.
-    pub(crate) fn file_url(&self, name: &str) -> String {
+    fn file_url(&self, name: &str) -> String {
         self.file_url_of(&self.id, name)
     }
 
@@ -280,7 +280,7 @@ impl World {
 
     /// The local canary manifest: of the build, at `url`, of `kind`, with the sha256
     /// `sha256`, signed, and no temporary file beside it; the checklist passes on it.
-    pub(crate) fn assert_manifest(&self, kind: &str, url: &str, sha256: &str) {
+    fn assert_manifest(&self, kind: &str, url: &str, sha256: &str) {
         self.assert_manifest_of(&self.id, kind, url, sha256);
     }
 
@@ -308,7 +308,7 @@ impl World {
     }
 
     /// [`World::assert_manifest`] of the source tarball (`git archive`'s bytes) at `url`.
-    pub(crate) fn assert_tarball_manifest(&self, url: &str) {
+    fn assert_tarball_manifest(&self, url: &str) {
         let sha256 = hex(&Sha256::digest(self.git_archive()));
         self.assert_manifest("source-tar", url, &sha256);
     }
@@ -341,7 +341,7 @@ impl World {
     }
 
     /// The browser download URL of the tarball's asset.
-    pub(crate) fn download_url(&self) -> String {
+    fn download_url(&self) -> String {
         let path = format!(
             "{REPO}/releases/download/{}/{}",
             self.id,
@@ -362,7 +362,7 @@ impl World {
     }
 
     /// Writes the firmware image at `../fw.bin`; returns that path.
-    pub(crate) fn write_firmware(&self) -> &'static str {
+    fn write_firmware(&self) -> &'static str {
         std::fs::write(self.ctx.root().join("fw.bin"), FIRMWARE).unwrap();
         "../fw.bin"
     }
@@ -375,7 +375,7 @@ impl World {
     /// `--target oci --file ../fw.bin --yes --no-pr EXTRA…`, which must succeed: the
     /// registry holds the one tag `version` whose first layer is the file, and the
     /// manifest points at it (kind `oci`).
-    pub(crate) fn assert_oci_release(&self, extra: &[&str], version: &str) {
+    fn assert_oci_release(&self, extra: &[&str], version: &str) {
         let file = self.write_firmware();
         let args = ["--target", "oci", "--file", file, "--yes", "--no-pr"];
         let out = self.release(&[&args[..], extra].concat());
@@ -392,7 +392,7 @@ impl World {
 }
 
 /// The plan lines (`plan: …`) of stderr, joined; panics when there is none.
-pub(crate) fn plan(out: &Output) -> String {
+fn plan(out: &Output) -> String {
     let err = stderr(out);
     let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("plan:")).collect();
     assert!(!lines.is_empty(), "no plan on stderr:\n{err}");
