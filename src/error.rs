@@ -266,7 +266,7 @@ pub enum Error {
     },
     /// A step of `release` failed; those before it are done and a re-run resumes.
     #[error(
-        "{step} failed: {message}\nthe steps before it are done; run `otactl release` again with the same arguments to resume (every step converges)"
+        "{step} failed: {message}\nthe steps before it are done; run the same command again to resume (every step converges)"
     )]
     Step {
         /// The step, as words.

@@ -58,7 +58,7 @@ pub(crate) struct RunArgs {
     key: Option<PathBuf>,
     /// Answer yes to every confirmation (required without a terminal).
     #[arg(long, short = 'y')]
-    yes: bool,
+    pub(crate) yes: bool,
     /// Build (or fetch) and hash, show the plan, and do nothing else: nothing written, nothing sent.
     #[arg(long)]
     pub(crate) dry_run: bool,
@@ -75,6 +75,17 @@ pub(crate) struct RunArgs {
 /// Whether otactl may ask (SPEC 6): stdin and stderr are terminals, and not in CI.
 fn can_prompt() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal() && !crate::config::in_ci()
+}
+
+/// Without a terminal (or in CI) otactl never asks: a run that would ask needs `--yes`.
+pub(crate) fn require_yes(dry_run: bool, yes: bool) -> Result<()> {
+    if dry_run || yes || can_prompt() {
+        return Ok(());
+    }
+    Err(Error::InvalidArg {
+        flag: "--yes",
+        message: "without a terminal (or with `CI` set) otactl never asks: pass `--yes` to go on, or `--dry-run` to see what would be done".into(),
+    })
 }
 
 fn show_plan(ctx: &Ctx, plan: &Plan) {
@@ -130,12 +141,7 @@ pub(crate) fn execute(
 ) -> Result<ExitCode> {
     let plan = release::plan(repo, request)?;
     show_plan(ctx, &plan);
-    if !request.dry_run && !how.yes && !can_prompt() {
-        return Err(Error::InvalidArg {
-            flag: "--yes",
-            message: "without a terminal (or with `CI` set) otactl never asks: pass `--yes` to go on, or `--dry-run` to see what would be done".into(),
-        });
-    }
+    require_yes(request.dry_run, how.yes)?;
     let key = if request.dry_run {
         None
     } else {
@@ -219,7 +225,7 @@ fn report(ctx: &Ctx, outcome: Outcome, format: Format) -> Result<ExitCode> {
                 if done.checklist_ok {
                     Ok(ExitCode::Success)
                 } else {
-                    ctx.printer.explain("the checklist failed: no pull request; fix what it names and run `otactl release` again");
+                    ctx.printer.explain("the checklist failed: no pull request; fix what it names and run the same command again");
                     Ok(ExitCode::ChecksFailed)
                 }
             }

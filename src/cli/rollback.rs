@@ -1,7 +1,7 @@
 //! `otactl rollback`: an earlier build's content shipped again under a new build id.
 
 use super::Ctx;
-use super::release::{RunArgs, execute};
+use super::release::{RunArgs, execute, require_yes};
 use crate::error::{ExitCode, Result};
 use crate::ops::rollback::{self, RollbackRequest};
 
@@ -34,6 +34,8 @@ pub(crate) struct RollbackArgs {
 impl RollbackArgs {
     pub(crate) fn run(self, ctx: &Ctx) -> Result<ExitCode> {
         let repo = ctx.repo()?;
+        // Asked before the earlier artifact is fetched: without `--yes` nothing is sent.
+        require_yes(self.run.dry_run, self.run.yes)?;
         let client = ctx.client()?;
         let prepared = rollback::prepare(
             &repo,

@@ -16,10 +16,10 @@ use crate::manifest::ArtifactKind;
 use crate::manifest::fields::OciRef;
 use crate::ops::release::ReleaseRequest;
 use crate::remote::Target;
-use crate::remote::fetch::{self, FileUrls, Limits};
+use crate::remote::fetch::{self, FetchError, FileUrls, Limits};
 use crate::remote::http::Client;
 use crate::remote::oci::Registry;
-use crate::remote::oci::image::ImageManifest;
+use crate::remote::oci::image::{ImageManifest, TITLE_ANNOTATION};
 use crate::repo::Repo;
 use crate::settings::RemoteFlags;
 use crate::text::code;
@@ -124,6 +124,19 @@ fn find_earlier(repo: &Repo, channel: &str, to: &BuildId) -> Result<Earlier> {
     ))
 }
 
+/// The build id of a rollback of `to` the channel already holds (a run that failed
+/// after writing its manifest): re-run later, it resumes under that id instead of
+/// publishing the same content again under another minute's.
+fn resumed(repo: &Repo, channel: &str, to: &BuildId) -> Option<BuildId> {
+    let path = repo.settings.manifest_path(channel);
+    let bytes = fsx::read_limited(&path, crate::manifest::MAX_MANIFEST_BYTES, "a manifest").ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let id: BuildId = value.get("build_id")?.as_str()?.parse().ok()?;
+    let notes = value.get("notes")?.as_str()?;
+    (id.sha() == to.sha() && id != *to && notes == format!("rollback: the content of {to}"))
+        .then_some(id)
+}
+
 /// Finds the earlier build, fetches what it shipped (unless it is rebuilt from its
 /// commit) and makes the release that ships it again under a new build id.
 pub fn prepare(repo: &Repo, client: &Client, request: &RollbackRequest) -> Result<Prepared> {
@@ -133,7 +146,10 @@ pub fn prepare(repo: &Repo, client: &Client, request: &RollbackRequest) -> Resul
         .parse()
         .map_err(|e: crate::build_id::BuildIdError| bad("--to", e.to_string()))?;
     let earlier = find_earlier(repo, &request.channel, &to)?;
-    let new_id = BuildId::from_parts(repo.now, to.sha()).map_err(|e| bad("--to", e.to_string()))?;
+    let new_id = match resumed(repo, &request.channel, &to) {
+        Some(id) => id,
+        None => BuildId::from_parts(repo.now, to.sha()).map_err(|e| bad("--to", e.to_string()))?,
+    };
     let mut release = ReleaseRequest {
         channel: request.channel.clone(),
         reference: to.sha().to_owned(),
@@ -147,7 +163,20 @@ pub fn prepare(repo: &Repo, client: &Client, request: &RollbackRequest) -> Resul
     };
     let mut work = None;
     match earlier.kind {
-        ArtifactKind::SourceTar => {}
+        ArtifactKind::SourceTar => {
+            let source = repo.settings.source_dir(None);
+            match git::resolve_commit(&source, to.sha()) {
+                Err(e) if !matches!(e, Error::NotARepository { .. }) => {
+                    return Err(bad(
+                        "--to",
+                        format!(
+                            "the source tarball of `{to}` is rebuilt from its commit: {e}; fetch that commit into the source repository, then run again"
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+        }
         ArtifactKind::Firmware | ArtifactKind::Oci => {
             let dir = tempfile::Builder::new()
                 .prefix("otactl-rollback-")
@@ -156,10 +185,6 @@ pub fn prepare(repo: &Repo, client: &Client, request: &RollbackRequest) -> Resul
                     path: std::env::temp_dir(),
                     source,
                 })?;
-            let name = file_name(&earlier);
-            let file = dir.path().join(&name);
-            fetch_checked(client, &earlier, &file, request.remote.insecure)?;
-            release.file = Some(file);
             if earlier.kind == ArtifactKind::Oci {
                 release.target = Some(Target::Oci);
                 release.version = Some(request.version.clone().ok_or_else(|| {
@@ -169,6 +194,8 @@ pub fn prepare(repo: &Repo, client: &Client, request: &RollbackRequest) -> Resul
                     )
                 })?);
             }
+            let file = fetch_checked(client, &earlier, dir.path(), request.remote.insecure)?;
+            release.file = Some(file);
             work = Some(dir);
         }
     }
@@ -189,22 +216,28 @@ fn file_name(earlier: &Earlier) -> String {
         .rsplit('/')
         .next()
         .unwrap_or_default();
-    let last = last.rsplit(':').next().unwrap_or(last);
-    if last.is_empty() || last.contains(['\\', '\0']) {
+    safe_name(last.rsplit(':').next().unwrap_or(last))
+}
+
+/// `name` when it is a file name (no folder, not `.` or `..`), else `artifact.bin`.
+fn safe_name(name: &str) -> String {
+    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
         "artifact.bin".into()
     } else {
-        last.to_owned()
+        name.to_owned()
     }
 }
 
-/// Downloads the earlier artifact into `file`, hashing it: it must be the bytes the
-/// manifest named.
+/// Downloads the earlier artifact into `dir`, hashing it: it must be the bytes the
+/// manifest named. Returns the file, named as it was (an OCI layer's title, else the
+/// URL's last segment).
 fn fetch_checked(
     client: &Client,
     earlier: &Earlier,
-    file: &std::path::Path,
+    dir: &std::path::Path,
     insecure: bool,
-) -> Result<()> {
+) -> Result<std::path::PathBuf> {
+    let mut name = file_name(earlier);
     let limits = Limits {
         deadline: std::time::Duration::from_secs(3600),
         files: FileUrls::Anywhere,
@@ -231,26 +264,44 @@ fn fetch_checked(
             .layers
             .first()
             .ok_or_else(|| gone("the manifest has no layer".into()))?;
+        if let Some(title) = layer
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(TITLE_ANNOTATION))
+        {
+            name = safe_name(title);
+        }
         Box::new(registry.blob(&layer.digest)?.into_reader())
     } else {
-        fetch::open(client, &earlier.url, &limits)
-            .map_err(|e| gone(format!("{e:?}")))?
-            .reader
+        match fetch::open(client, &earlier.url, &limits) {
+            Ok(payload) => payload.reader,
+            Err(FetchError::Missing(why) | FetchError::Refused(why)) => return Err(gone(why)),
+            Err(FetchError::OutsideFolder) => return Err(gone("outside the folder".into())),
+            Err(FetchError::Remote(why)) => {
+                return Err(Error::Remote {
+                    message: format!(
+                        "the artifact of `{}` ({}) cannot be fetched: {why}; run again when the server answers",
+                        earlier.build_id,
+                        code(&earlier.url)
+                    ),
+                });
+            }
+        }
     };
-    let folder = file.parent().unwrap_or(std::path::Path::new("."));
+    let file = dir.join(name);
     let tmp = fsx::new_file_builder()
-        .tempfile_in(folder)
+        .tempfile_in(dir)
         .map_err(|source| Error::Write {
-            path: file.to_owned(),
+            path: file.clone(),
             source,
         })?;
     let mut writer = HashingWriter::new(std::io::BufWriter::new(tmp.as_file()));
     std::io::copy(&mut reader, &mut writer).map_err(|source| Error::Write {
-        path: file.to_owned(),
+        path: file.clone(),
         source,
     })?;
     writer.flush().map_err(|source| Error::Write {
-        path: file.to_owned(),
+        path: file.clone(),
         source,
     })?;
     let (sha256, _, _) = writer.finish();
@@ -264,6 +315,57 @@ fn fetch_checked(
             ),
         });
     }
-    tmp.commit(file, fsx::Existing::Replace)?;
-    Ok(())
+    tmp.commit(&file, fsx::Existing::Replace)?;
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_manifest(repo: &Repo, build_id: &str, notes: &str) {
+        let path = repo.settings.manifest_path("canary");
+        fsx::create_dir_all(path.parent().unwrap()).unwrap();
+        let json = serde_json::json!({"build_id": build_id, "notes": notes});
+        fsx::write_atomic(
+            &path,
+            json.to_string().as_bytes(),
+            None,
+            fsx::Existing::Replace,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_rollback_the_channel_already_holds_is_resumed_under_its_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::for_tests(dir.path());
+        let to: BuildId = "20260115-1614-9121078".parse().unwrap();
+        write_manifest(
+            &repo,
+            "20260120-0900-9121078",
+            "rollback: the content of 20260115-1614-9121078",
+        );
+        assert_eq!(
+            resumed(&repo, "canary", &to)
+                .map(|id| id.to_string())
+                .as_deref(),
+            Some("20260120-0900-9121078")
+        );
+        // Another build's rollback, another commit, or no rollback at all: a new id.
+        write_manifest(
+            &repo,
+            "20260120-0900-9121078",
+            "rollback: the content of 20260114-1000-9121078",
+        );
+        assert!(resumed(&repo, "canary", &to).is_none());
+        write_manifest(
+            &repo,
+            "20260120-0900-aaaaaaa",
+            "rollback: the content of 20260115-1614-9121078",
+        );
+        assert!(resumed(&repo, "canary", &to).is_none());
+        write_manifest(&repo, "20260120-0900-9121078", "a bad build");
+        assert!(resumed(&repo, "canary", &to).is_none());
+    }
 }

@@ -30,20 +30,21 @@ use crate::support::{TestContext, manifest_json, stderr, stdout};
 /// Two literals, so that the secret scan of `otactl tar` does not find it here.
 const SENTINEL: &str = concat!("ghp_", "Re1easeS3ntinelThatMustNeverBeSh0wn1");
 /// The channel repository on the GitHub server, where releases and pull requests go.
-const REPO: &str = "acme/ota";
+pub(crate) const REPO: &str = "acme/ota";
 /// The registry's repository: `[oci] repository` is `HOST/acme/fw`.
-const OCI_REPO: &str = "acme/fw";
-const MANIFEST: &str = "channels/canary/manifest.json";
+pub(crate) const OCI_REPO: &str = "acme/fw";
+pub(crate) const MANIFEST: &str = "channels/canary/manifest.json";
 /// A build later than the source's (its commit is of 2026-01-15), not in the future.
-const LATER: &str = "20260301-0000-bbbbbbb";
+pub(crate) const LATER: &str = "20260301-0000-bbbbbbb";
 /// The firmware image of `--file ../fw.bin`.
-const FIRMWARE: &[u8] = b"\xe9\x03\x02\x20 an ESP32 image that release publishes as it is\n";
+pub(crate) const FIRMWARE: &[u8] =
+    b"\xe9\x03\x02\x20 an ESP32 image that release publishes as it is\n";
 /// No run may take longer: a prompt that waits for an answer fails here.
 const RUN_LIMIT: Duration = Duration::from_secs(120);
 
 /// Where otactl.toml says releases go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Target {
+pub(crate) enum Target {
     /// `[dir] path = "../releases"`.
     Dir,
     /// `[github] repo` ([`REPO`]) and `api_url` on the local server.
@@ -64,10 +65,10 @@ impl Target {
 }
 
 /// Files (path → SHA-256 of the bytes).
-type Files = BTreeMap<PathBuf, String>;
+pub(crate) type Files = BTreeMap<PathBuf, String>;
 
 /// Every file under `dir` (none when it does not exist) and the SHA-256 of its bytes.
-fn tree(dir: &Path) -> Files {
+pub(crate) fn tree(dir: &Path) -> Files {
     let entries = std::fs::read_dir(dir).into_iter().flatten();
     entries
         .map(Result::unwrap)
@@ -84,18 +85,18 @@ fn tree(dir: &Path) -> Files {
 /// One test's world: the source repository at `[TEMP]/src` (one commit), the channel
 /// repository in the working folder (`main` committed: otactl.toml, the trusted key),
 /// and the servers its targets need.
-struct World {
-    ctx: TestContext,
+pub(crate) struct World {
+    pub(crate) ctx: TestContext,
     /// The build id of the source's HEAD.
-    id: String,
+    pub(crate) id: String,
     /// The source's HEAD commit.
-    commit: String,
-    github: Option<GitHubServer>,
-    registry: Option<Registry>,
+    pub(crate) commit: String,
+    pub(crate) github: Option<GitHubServer>,
+    pub(crate) registry: Option<Registry>,
 }
 
 impl World {
-    fn new(targets: &[Target]) -> World {
+    pub(crate) fn new(targets: &[Target]) -> World {
         World::with_source(targets, &[])
     }
 
@@ -151,7 +152,7 @@ impl World {
     }
 
     /// Commits on `main` a signed canary manifest of [`LATER`].
-    fn commit_later_build(&self) {
+    pub(crate) fn commit_later_build(&self) {
         self.ctx.write(
             MANIFEST,
             manifest_json("canary", LATER, None, "a later build"),
@@ -166,20 +167,29 @@ impl World {
     /// hermetic environment, and `OTACTL_SIGNING_KEY_FILE` naming the trusted key's
     /// private key when `key`; without a terminal (stdin is null, stdout and stderr
     /// are pipes). The token is printed on neither stream.
-    fn release_with(&self, key: bool, env: &[(&str, &str)], args: &[&str]) -> Output {
+    pub(crate) fn release_with(&self, key: bool, env: &[(&str, &str)], args: &[&str]) -> Output {
+        self.run_with(
+            key,
+            env,
+            &[&["release", "--channel", "canary"], args].concat(),
+        )
+    }
+
+    /// `otactl ARGS…` as [`World::release_with`] runs it (`rollback …`, `release …`).
+    pub(crate) fn run_with(&self, key: bool, env: &[(&str, &str)], args: &[&str]) -> Output {
         let mut cmd = self.ctx.otactl();
         cmd.env("GH_TOKEN", SENTINEL).envs(env.iter().copied());
         if key {
             cmd.env("OTACTL_SIGNING_KEY_FILE", test_private_key());
         }
-        cmd.args(["release", "--channel", "canary"]).args(args);
+        cmd.args(args);
         let (out, _) = Running::spawn(&mut cmd).wait_for(RUN_LIMIT);
         assert_not_printed(&out, &[SENTINEL]);
         out
     }
 
     /// [`World::release_with`] with the key, which must exit 0.
-    fn release(&self, args: &[&str]) -> Output {
+    pub(crate) fn release(&self, args: &[&str]) -> Output {
         let out = self.release_with(true, &[], args);
         assert_exit(&out, 0);
         out
@@ -187,7 +197,7 @@ impl World {
 
     /// A run that must exit `code` with `says` on stderr and leave everything as it
     /// was (see [`World::assert_nothing_released`]).
-    fn assert_refused(
+    pub(crate) fn assert_refused(
         &self,
         key: bool,
         env: &[(&str, &str)],
@@ -223,7 +233,7 @@ impl World {
     }
 
     /// The files of the channel repository outside `.git`.
-    fn repo_files(&self) -> Files {
+    pub(crate) fn repo_files(&self) -> Files {
         let git = self.ctx.path(".git");
         let mut files = tree(&self.ctx.cwd);
         files.retain(|path, _| !path.starts_with(&git));
@@ -231,43 +241,54 @@ impl World {
     }
 
     /// `[TEMP]/releases`, the release folder.
-    fn releases_dir(&self) -> PathBuf {
+    pub(crate) fn releases_dir(&self) -> PathBuf {
         self.ctx.root().join("releases")
     }
 
     /// `app-src-ID.tar.gz`.
-    fn tarball_name(&self) -> String {
+    pub(crate) fn tarball_name(&self) -> String {
         format!("app-src-{}.tar.gz", self.id)
     }
 
     /// `git archive --format=tar.gz --prefix=app-ID/ COMMIT` of the source.
-    fn git_archive(&self) -> Vec<u8> {
-        let prefix = format!("--prefix=app-{}/", self.id);
-        let args = ["archive", "--format=tar.gz", &prefix, &self.commit];
+    pub(crate) fn git_archive(&self) -> Vec<u8> {
+        self.git_archive_of(&self.id, &self.commit)
+    }
+
+    /// `git archive --format=tar.gz --prefix=app-ID/ COMMIT` of the source, for `id`.
+    pub(crate) fn git_archive_of(&self, id: &str, commit: &str) -> Vec<u8> {
+        let prefix = format!("--prefix=app-{id}/");
+        let args = ["archive", "--format=tar.gz", &prefix, commit];
         self.ctx.git_in(&self.ctx.root().join("src"), &args)
     }
 
     /// The `file://` URL of `name` published in the release folder under the build.
     fn file_url(&self, name: &str) -> String {
+        self.file_url_of(&self.id, name)
+    }
+
+    /// The `file://` URL of `name` published in the release folder under `id`.
+    pub(crate) fn file_url_of(&self, id: &str, name: &str) -> String {
         let releases = self.releases_dir().canonicalize().unwrap();
-        format!("file://{}/{}/{name}", releases.display(), self.id)
+        format!("file://{}/{id}/{name}", releases.display())
     }
 
     /// The local canary manifest's bytes.
-    fn manifest_bytes(&self) -> Vec<u8> {
+    pub(crate) fn manifest_bytes(&self) -> Vec<u8> {
         std::fs::read(self.ctx.path(MANIFEST)).unwrap()
     }
 
     /// The local canary manifest: of the build, at `url`, of `kind`, with the sha256
     /// `sha256`, signed, and no temporary file beside it; the checklist passes on it.
     fn assert_manifest(&self, kind: &str, url: &str, sha256: &str) {
+        self.assert_manifest_of(&self.id, kind, url, sha256);
+    }
+
+    /// [`World::assert_manifest`] of the build `id`.
+    pub(crate) fn assert_manifest_of(&self, id: &str, kind: &str, url: &str, sha256: &str) {
         let manifest: Value = serde_json::from_slice(&self.manifest_bytes()).unwrap();
         let fields = ["channel", "build_id"].map(|k| manifest[k].clone());
-        assert_eq!(
-            fields,
-            ["canary", &*self.id].map(Value::from),
-            "{manifest:#}"
-        );
+        assert_eq!(fields, ["canary", id].map(Value::from), "{manifest:#}");
         let artifact = ["kind", "url", "sha256"].map(|k| manifest["artifact"][k].clone());
         assert_eq!(
             artifact,
@@ -293,13 +314,13 @@ impl World {
     }
 
     /// The GitHub server.
-    fn server(&self) -> &GitHubServer {
+    pub(crate) fn server(&self) -> &GitHubServer {
         self.github.as_ref().unwrap()
     }
 
     /// The one release of [`REPO`]: tagged with the build id, published, holding one
     /// uploaded asset, the tarball, byte for byte `git archive`'s.
-    fn only_release(&self) -> Release {
+    pub(crate) fn only_release(&self) -> Release {
         let releases = self.server().releases();
         assert_eq!(releases.len(), 1, "{releases:#?}");
         let release = releases[0].clone();
@@ -330,12 +351,12 @@ impl World {
     }
 
     /// The pull requests of [`REPO`].
-    fn pulls(&self) -> Vec<Pull> {
+    pub(crate) fn pulls(&self) -> Vec<Pull> {
         self.server().pulls(REPO)
     }
 
     /// How many requests took `route`.
-    fn count(&self, route: Route) -> usize {
+    pub(crate) fn count(&self, route: Route) -> usize {
         let routes = self.server().routes();
         routes.into_iter().filter(|r| *r == route).count()
     }
@@ -347,7 +368,7 @@ impl World {
     }
 
     /// The registry.
-    fn registry(&self) -> &Registry {
+    pub(crate) fn registry(&self) -> &Registry {
         self.registry.as_ref().unwrap()
     }
 
@@ -379,7 +400,7 @@ fn plan(out: &Output) -> String {
 }
 
 /// The one JSON object of stdout (`--format json`).
-fn json(out: &Output) -> Value {
+pub(crate) fn json(out: &Output) -> Value {
     let parsed = serde_json::from_slice::<Value>(&out.stdout);
     let value = parsed.unwrap_or_else(|e| panic!("{e}: stdout is not JSON:\n{}", stdout(out)));
     assert!(value["plan"].is_object(), "no plan object: {value:#}");

@@ -46,6 +46,7 @@ use super::http::loopback_url;
 use super::keys::hex;
 
 mod repos;
+mod storage;
 
 pub use repos::Pull;
 
