@@ -235,7 +235,17 @@ pub fn plan(repo: &Repo, request: &ReleaseRequest) -> Result<Plan> {
     )?;
     let source = settings.source_dir(None);
     let commit =
-        git::resolve_commit(&source, &request.reference).map_err(crate::ops::source_or_ref)?;
+        git::resolve_commit(&source, &request.reference).map_err(|e| match e {
+            // `release` has no `--source`: the folder comes from otactl.toml.
+            Error::NotARepository { dir } => Error::InvalidArg {
+                flag: "source",
+                message: format!(
+                    "{} is not a git repository: set `source` in otactl.toml to the repository the build comes from",
+                    code(fsx::display(&fsx::canonical_existing(&dir)))
+                ),
+            },
+            other => other.for_flag("--ref"),
+        })?;
     let build_id = match &request.build_id {
         Some(id) => id.clone(),
         None => BuildId::from_parts(commit.committer_time, &commit.id[..7])
