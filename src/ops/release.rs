@@ -241,7 +241,7 @@ pub fn plan(repo: &Repo, request: &ReleaseRequest) -> Result<Plan> {
                 flag: "source",
                 message: format!(
                     "{} is not a git repository: set `source` in otactl.toml to the repository the build comes from",
-                    code(fsx::display(&fsx::canonical_existing(&dir)))
+                    code(fsx::canonical_existing(&dir).display().to_string())
                 ),
             },
             other => other.for_flag("--ref"),
