@@ -663,3 +663,21 @@ fn a_channel_holding_a_later_build_is_exit_4_and_nothing_is_published() {
         world.assert_refused(true, &[], &args, 4, LATER);
     }
 }
+
+#[test]
+fn a_source_that_is_no_git_repository_names_otactl_tomls_source() {
+    let ctx = TestContext::new();
+    ctx.write(
+        "otactl.toml",
+        "channels = [\"canary\"]\nsource = \"not-a-repo\"\n[dir]\npath = \"../releases\"\n",
+    );
+    ctx.write("not-a-repo/README", "no git here\n");
+    let out = ctx
+        .otactl()
+        .args(["release", "--channel", "canary", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 2);
+    assert_contains(&stderr(&out), "`source` in otactl.toml");
+    assert!(!stderr(&out).contains("--source"), "{}", stderr(&out));
+}
