@@ -215,3 +215,32 @@ pub fn remote_url(dir: &Path, name: &str) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
         .filter(|url| !url.is_empty())
 }
+
+/// The `build_id`s that commits reachable from `rev` wrote into `file` (from the
+/// added lines of `git log -p`), newest first, at most `max` commits read.
+pub fn build_ids_in_history(dir: &Path, rev: &str, file: &Path, max: usize) -> Result<Vec<String>> {
+    let file = file.to_string_lossy();
+    let limit = format!("-n{max}");
+    let out = run_ok(
+        dir,
+        &[
+            "log",
+            &limit,
+            "-p",
+            "--format=",
+            "--end-of-options",
+            rev,
+            "--",
+            &file,
+        ],
+    )?;
+    Ok(out
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix('+')?.trim();
+            let value = rest.strip_prefix("\"build_id\": \"")?;
+            Some(value.split('"').next()?.to_owned())
+        })
+        .filter(|id| !id.is_empty())
+        .collect())
+}

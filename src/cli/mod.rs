@@ -7,6 +7,7 @@ mod key;
 mod lint;
 mod manifest;
 mod pr;
+mod promote;
 mod publish;
 mod release;
 mod remote;
@@ -89,6 +90,8 @@ enum Command {
     Pr(pr::PrArgs),
     Release(release::ReleaseArgs),
     Rollback(rollback::RollbackArgs),
+    Promote(promote::PromoteArgs),
+    Status(promote::StatusArgs),
     Lint(lint::LintArgs),
 }
 
@@ -167,6 +170,8 @@ fn run_with(printer: &Printer, cli: Cli) -> Result<ExitCode> {
         Command::Pr(args) => args.run(&ctx),
         Command::Release(args) => args.run(&ctx),
         Command::Rollback(args) => args.run(&ctx),
+        Command::Promote(args) => args.run(&ctx),
+        Command::Status(args) => args.run(&ctx),
     }
 }
 

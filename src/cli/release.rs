@@ -73,7 +73,7 @@ pub(crate) struct RunArgs {
 }
 
 /// Whether otactl may ask (SPEC 6): stdin and stderr are terminals, and not in CI.
-fn can_prompt() -> bool {
+pub(crate) fn can_prompt() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal() && !crate::config::in_ci()
 }
 

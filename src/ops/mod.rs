@@ -8,9 +8,11 @@ pub mod key;
 pub mod lint;
 pub mod manifest;
 pub mod pr;
+pub mod promote;
 pub mod publish;
 pub mod release;
 pub mod rollback;
+pub mod status;
 pub mod tar;
 pub mod verify;
 
