@@ -215,7 +215,7 @@ pub fn promote(
     })
 }
 
-/// What a refusal of `check` says of the channel names, for messages.
+/// The promotion in words, for the plan line.
 pub fn describe(checked: &Checked, request: &PromoteRequest) -> String {
     format!(
         "promote `{}` ({}) from `{}` to `{}`, as `{}` holds it",

@@ -149,8 +149,8 @@ fn bad(flag: &'static str, message: String) -> Error {
 }
 
 /// The one target otactl.toml configures, or the error naming `--target`.
-fn target(repo: &Repo, request: &RequestView<'_>) -> Result<Target> {
-    if let Some(target) = request.target {
+fn target(repo: &Repo, given: Option<Target>) -> Result<Target> {
+    if let Some(target) = given {
         return Ok(target);
     }
     let settings = &repo.settings;
@@ -173,11 +173,6 @@ fn target(repo: &Repo, request: &RequestView<'_>) -> Result<Target> {
             "otactl.toml configures more than one target (`[github] repo`, `[oci] repository`, `[dir] path`): pass `--target` to choose".into(),
         )),
     }
-}
-
-struct RequestView<'a> {
-    target: Option<Target>,
-    _request: &'a ReleaseRequest,
 }
 
 /// The `version` of `[package]` in the source's `Cargo.toml`, if any.
@@ -226,13 +221,7 @@ fn artifact_name(
 pub fn plan(repo: &Repo, request: &ReleaseRequest) -> Result<Plan> {
     let settings = &repo.settings;
     repo.require_channel(&request.channel, "--channel")?;
-    let target = target(
-        repo,
-        &RequestView {
-            target: request.target,
-            _request: request,
-        },
-    )?;
+    let target = target(repo, request.target)?;
     let source = settings.source_dir(None);
     let commit =
         git::resolve_commit(&source, &request.reference).map_err(|e| match e {
