@@ -73,13 +73,14 @@ fn manifest(world: &World, channel: &str) -> Value {
     serde_json::from_slice(&std::fs::read(world.ctx.path(&manifest_of(channel))).unwrap()).unwrap()
 }
 
-/// `channel`'s manifest holds canary's build and artifact, is signed, and the
-/// checklist passes on it.
-fn assert_promoted(world: &World, channel: &str) {
-    let (canary, promoted) = (manifest(world, "canary"), manifest(world, channel));
+/// `channel`'s manifest holds the build, artifact and notes of `from`'s, is signed, and
+/// the checklist passes on it.
+fn assert_promoted(world: &World, from: &str, channel: &str) {
+    let (source, promoted) = (manifest(world, from), manifest(world, channel));
     assert_eq!(promoted["channel"], channel, "{promoted:#}");
     assert_eq!(promoted["build_id"], world.id.as_str(), "{promoted:#}");
-    assert_eq!(promoted["artifact"], canary["artifact"], "{promoted:#}");
+    assert_eq!(promoted["artifact"], source["artifact"], "{promoted:#}");
+    assert_eq!(promoted["notes"], source["notes"], "{promoted:#}");
     let signed = promoted["signature"].as_str().unwrap_or_default();
     assert!(!signed.is_empty(), "not signed: {promoted:#}");
     let verify = world.run_with(false, &[], &["verify", "--channel", channel]);
@@ -102,7 +103,7 @@ fn promote_moves_the_build_through_each_channel_with_one_pull_request_each() {
     for (from, to) in [("canary", "staging"), ("staging", "stable")] {
         let out = promote(&world, from, to, &["--yes"]);
         assert_exit(&out, 0);
-        assert_promoted(&world, to);
+        assert_promoted(&world, from, to);
         let printed = stdout(&out);
         assert_contains(&printed, &manifest_of(to));
         let pulls = world.pulls();
@@ -129,7 +130,7 @@ fn skipping_a_channel_is_exit_4_without_skip_order_and_passes_with_it() {
     assert_refused(&world, ("canary", "stable"), &["--yes"], 4, "--skip-order");
     let out = promote(&world, "canary", "stable", &["--yes", "--skip-order"]);
     assert_exit(&out, 0);
-    assert_promoted(&world, "stable");
+    assert_promoted(&world, "canary", "stable");
     assert!(!world.ctx.path(&manifest_of("staging")).exists());
 }
 
@@ -161,7 +162,7 @@ fn a_promotion_run_again_keeps_the_manifest_and_the_one_pull_request() {
         std::fs::read(&path).unwrap() == first,
         "the manifest changed"
     );
-    assert_promoted(&world, "staging");
+    assert_promoted(&world, "canary", "staging");
     assert_eq!(pulls_of(&world, "staging"), 1, "{:#?}", world.pulls());
 }
 
@@ -245,22 +246,16 @@ impl LagJson {
     }
 }
 
-/// `otactl status EXTRA…`, which must exit 0; and the same with `--format json`.
+/// `otactl status EXTRA…` as text and as `--format json`, each of which must exit 0.
 fn status(ctx: &TestContext, extra: &[&str]) -> (String, StatusJson) {
-    let text = ctx.otactl().arg("status").args(extra).output().unwrap();
-    assert_exit(&text, 0);
-    let json = ctx
-        .otactl()
-        .args(["status", "--format", "json"])
-        .args(extra)
-        .output()
-        .unwrap();
-    assert_exit(&json, 0);
-    let parsed = serde_json::from_slice(&json.stdout);
-    (
-        stdout(&text),
-        parsed.unwrap_or_else(|e| panic!("{e}:\n{}", stdout(&json))),
-    )
+    let [text, json] = ["text", "json"].map(|format| {
+        let args = [&["status", "--format", format][..], extra].concat();
+        let out = ctx.otactl().args(args).output().unwrap();
+        assert_exit(&out, 0);
+        stdout(&out)
+    });
+    let parsed = serde_json::from_str(&json);
+    (text, parsed.unwrap_or_else(|e| panic!("{e}:\n{json}")))
 }
 
 /// (channel, build_id, signer) of each channel.
