@@ -33,6 +33,7 @@ mod manifest_verify;
 mod oci_hostile;
 mod open_items;
 mod pr;
+mod promote;
 mod publish_dir;
 mod publish_github;
 mod publish_oci;
