@@ -12,6 +12,7 @@ mod publish;
 mod release;
 mod remote;
 mod rollback;
+mod shell;
 mod tar;
 mod verify;
 
@@ -92,6 +93,8 @@ enum Command {
     Rollback(rollback::RollbackArgs),
     Promote(promote::PromoteArgs),
     Status(promote::StatusArgs),
+    Completions(shell::CompletionsArgs),
+    Man(shell::ManArgs),
     Lint(lint::LintArgs),
 }
 
@@ -172,6 +175,8 @@ fn run_with(printer: &Printer, cli: Cli) -> Result<ExitCode> {
         Command::Rollback(args) => args.run(&ctx),
         Command::Promote(args) => args.run(&ctx),
         Command::Status(args) => args.run(&ctx),
+        Command::Completions(args) => args.run(&ctx),
+        Command::Man(args) => args.run(&ctx),
     }
 }
 

@@ -136,6 +136,21 @@ impl Printer {
         let _ = writeln!(out, "{}", text::plain(line));
     }
 
+    /// Bytes otactl made itself (a completion script, a man page) on stdout, as they
+    /// are. A closed pipe is not an error.
+    pub fn raw(&self, bytes: &[u8]) -> crate::error::Result<()> {
+        let mut out = std::io::stdout().lock();
+        match out.write_all(bytes).and_then(|()| out.flush()) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                Err(crate::error::Error::Write {
+                    path: std::path::PathBuf::from("-"),
+                    source: e,
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// `value` as one pretty JSON document on stdout; a value that cannot be written
     /// as JSON is an error, never an empty line.
     pub fn json(&self, value: &impl serde::Serialize) -> crate::error::Result<()> {

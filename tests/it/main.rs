@@ -44,6 +44,7 @@ mod release_resume;
 mod release_terminal;
 mod rollback;
 mod secrets;
+mod shell;
 mod tar;
 mod vectors;
 mod verify;
