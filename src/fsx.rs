@@ -434,8 +434,9 @@ pub fn read_head(path: &Path, n: u64) -> Result<Vec<u8>> {
     Ok(head)
 }
 
-/// Appends `bytes` to a file, creating it if needed (for `$GITHUB_STEP_SUMMARY`).
-pub fn append(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Appends what `fit` makes of `bytes` given the file's current length to a file,
+/// creating it if needed (for `$GITHUB_STEP_SUMMARY`, whose size GitHub limits).
+pub fn append(path: &Path, bytes: &[u8], fit: impl FnOnce(u64, &[u8]) -> Vec<u8>) -> Result<()> {
     let write_err = |source| Error::Write {
         path: path.to_owned(),
         source,
@@ -445,7 +446,8 @@ pub fn append(path: &Path, bytes: &[u8]) -> Result<()> {
         .append(true)
         .open(path)
         .map_err(write_err)?;
-    file.write_all(bytes).map_err(write_err)
+    let len = file.metadata().map_err(write_err)?.len();
+    file.write_all(&fit(len, bytes)).map_err(write_err)
 }
 
 /// `path` with every symlink resolved, as far as it exists: the canonical form of its

@@ -31,10 +31,41 @@ fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
-/// Appends `markdown` to the file `$GITHUB_STEP_SUMMARY` names, when it is set.
+/// GitHub refuses a step summary larger than this.
+pub const MAX_STEP_SUMMARY: u64 = 1024 * 1024;
+
+/// The line that ends a summary cut at [`MAX_STEP_SUMMARY`].
+const CUT: &str = "\n_otactl: the rest is cut: a step summary holds at most 1 MiB; the workflow log has every finding._\n";
+
+/// `markdown` as it fits after `existing` bytes under [`MAX_STEP_SUMMARY`]: whole, or
+/// cut at a line break with a line saying so (nothing, when not even that fits).
+pub fn fit_summary(existing: u64, markdown: &[u8]) -> Vec<u8> {
+    let room = MAX_STEP_SUMMARY.saturating_sub(existing);
+    if markdown.len() as u64 <= room {
+        return markdown.to_vec();
+    }
+    let Some(keep) = room.checked_sub(CUT.len() as u64) else {
+        return Vec::new();
+    };
+    let keep = usize::try_from(keep).unwrap_or(0).min(markdown.len());
+    let end = markdown[..keep]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    let mut out = markdown[..end].to_vec();
+    out.extend_from_slice(CUT.as_bytes());
+    out
+}
+
+/// Appends `markdown` to the file `$GITHUB_STEP_SUMMARY` names, when it is set,
+/// within GitHub's 1 MiB.
 pub fn append_step_summary(markdown: &str) -> crate::error::Result<()> {
     match std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty()) {
-        Some(path) => crate::fsx::append(std::path::Path::new(&path), markdown.as_bytes()),
+        Some(path) => crate::fsx::append(
+            std::path::Path::new(&path),
+            markdown.as_bytes(),
+            fit_summary,
+        ),
         None => Ok(()),
     }
 }
@@ -132,6 +163,18 @@ pub fn summary_table(reports: &[FileReport], heading: &str) -> String {
 mod tests {
     use super::*;
     use crate::manifest::Finding;
+
+    #[test]
+    fn a_summary_is_cut_at_a_line_to_stay_under_one_mib() {
+        let table = "| a | b |\n".repeat(200_000);
+        assert_eq!(fit_summary(0, b"short\n"), b"short\n");
+        let cut = fit_summary(1000, table.as_bytes());
+        assert!(1000 + cut.len() as u64 <= MAX_STEP_SUMMARY);
+        let text = String::from_utf8(cut).unwrap();
+        assert!(text.ends_with(CUT));
+        assert!(text.trim_end_matches(CUT).ends_with("| a | b |\n"));
+        assert!(fit_summary(MAX_STEP_SUMMARY - 10, table.as_bytes()).is_empty());
+    }
 
     #[test]
     fn workflow_commands_are_escaped() {

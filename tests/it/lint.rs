@@ -974,3 +974,31 @@ fn the_summary_counts_manifests_not_key_files() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_step_summary_near_githubs_limit_is_cut_with_a_line_saying_so() {
+    const LIMIT: usize = 1024 * 1024;
+    let repo = broken_repo();
+    let summary = repo.ctx.root().join("step-summary.md");
+    let earlier = "x".repeat(LIMIT - 300) + "\n";
+    std::fs::write(&summary, &earlier).unwrap();
+    let out = repo
+        .ctx
+        .otactl()
+        .args(["lint", "--format", "github"])
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .unwrap();
+    assert_exit(&out, 1);
+    let written = std::fs::read_to_string(&summary).unwrap();
+    assert!(written.len() <= LIMIT, "{} bytes", written.len());
+    assert!(
+        written.starts_with(&earlier),
+        "the earlier steps' summary was touched"
+    );
+    assert!(
+        written.contains("the rest is cut: a step summary holds at most 1 MiB"),
+        "{}",
+        &written[earlier.len()..]
+    );
+}
