@@ -270,6 +270,12 @@ impl Settings {
         self.channel_dir(channel).join("manifest.json")
     }
 
+    /// The manifest of a channel relative to the root, as git names it there.
+    pub fn manifest_in_root(&self, channel: &str) -> PathBuf {
+        let path = self.manifest_path(channel);
+        path.strip_prefix(&self.root).unwrap_or(&path).to_owned()
+    }
+
     /// The source repository: the flag, else `source` (relative to the root), else `.`.
     pub fn source_dir(&self, flag: Option<&Path>) -> PathBuf {
         match (flag, &self.source) {

@@ -75,11 +75,7 @@ fn bad(flag: &'static str, message: String) -> Error {
 /// The manifest of `to` in the channel's git history.
 fn find_earlier(repo: &Repo, channel: &str, to: &BuildId) -> Result<Earlier> {
     let settings = &repo.settings;
-    let path = settings.manifest_path(channel);
-    let relative = path
-        .strip_prefix(&settings.root)
-        .unwrap_or(&path)
-        .to_owned();
+    let relative = settings.manifest_in_root(channel);
     let needle = format!("\"build_id\": \"{to}\"");
     let commits = git::commits_touching(&settings.root, &needle, &relative).unwrap_or_default();
     let dir = settings.channel_dir(channel);

@@ -193,11 +193,7 @@ fn lag(repo: &Repo, earlier: &ChannelStatus, later: &ChannelStatus, base: Option
 /// (at most the last 500 commits).
 fn builds_after(repo: &Repo, channel: &str, after: &BuildId, base: Option<&str>) -> Option<usize> {
     let settings = &repo.settings;
-    let path = settings.manifest_path(channel);
-    let relative = path
-        .strip_prefix(&settings.root)
-        .unwrap_or(&path)
-        .to_owned();
+    let relative = settings.manifest_in_root(channel);
     let ids =
         git::build_ids_in_history(&settings.root, base.unwrap_or("HEAD"), &relative, 500).ok()?;
     let mut later: Vec<String> = ids

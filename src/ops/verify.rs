@@ -420,11 +420,9 @@ fn promotion(repo: &Repo, m: &Manifest) -> Promotion {
     let first_commit = if on_previous || !git::is_work_tree(&settings.root) {
         None
     } else {
-        let relative = previous_path
-            .strip_prefix(&settings.root)
-            .unwrap_or(&previous_path);
+        let relative = settings.manifest_in_root(&previous);
         let needle = format!("\"build_id\": \"{}\"", m.build_id);
-        git::commits_touching(&settings.root, &needle, relative)
+        git::commits_touching(&settings.root, &needle, &relative)
             .ok()
             .and_then(|commits| commits.last().cloned())
     };
