@@ -51,9 +51,7 @@ impl PrArgs {
             // Why nothing was opened goes to stderr, even with `-q`: stdout is
             // for the pull request's URL.
             Outcome::ChecksFailed { checklist, lint } => {
-                for line in verify::item_lines(&checklist) {
-                    ctx.printer.explain(&line);
-                }
+                verify::explain_items(ctx, &checklist);
                 lint::print_text(ctx, &lint);
                 ctx.printer.explain(
                     "no pull request: the checklist or lint failed; fix the manifest (or the release) and run again",

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::release::{can_prompt, require_yes};
+use super::release::{ask, can_prompt, last_channel_prompt, require_yes};
 use super::remote::RemoteArgs;
 use super::{Ctx, verify};
 use crate::error::{Error, ExitCode, Result};
@@ -67,21 +67,15 @@ impl PromoteArgs {
             .status(&format!("plan: {}", promote::describe(&checked, &request)));
         require_yes(false, self.yes)?;
         let key = Arc::new(crate::repo::load_signing_key(self.key.as_deref())?);
-        if checked.last_channel && !self.yes && can_prompt() {
-            let asked = dialoguer::Confirm::new()
-                .with_prompt(format!(
-                    "`{}` is the last channel of the promotion order: every device on it gets this build. Go on?",
-                    request.to
-                ))
-                .default(false)
-                .interact_on(&dialoguer::console::Term::stderr())
-                .unwrap_or(false);
-            if !asked {
-                return Err(Error::InvalidArg {
-                    flag: "--yes",
-                    message: "cancelled at the prompt: nothing was written".into(),
-                });
-            }
+        if checked.last_channel
+            && !self.yes
+            && can_prompt()
+            && !ask(&last_channel_prompt(&request.to))
+        {
+            return Err(Error::InvalidArg {
+                flag: "--yes",
+                message: "cancelled at the prompt: nothing was written".into(),
+            });
         }
         let client = ctx.client()?;
         let done = promote::promote(
@@ -92,9 +86,7 @@ impl PromoteArgs {
             &key,
             &ctx.printer.reporter(),
         )?;
-        for line in verify::item_lines(&done.checklist) {
-            ctx.printer.explain(&line);
-        }
+        verify::explain_items(ctx, &done.checklist);
         let state = if done.unchanged {
             "unchanged"
         } else {

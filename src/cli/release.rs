@@ -132,6 +132,22 @@ impl ReleaseArgs {
     }
 }
 
+/// Asks `prompt` at the terminal (stderr); no answer is no.
+pub(crate) fn ask(prompt: &str) -> bool {
+    dialoguer::Confirm::new()
+        .with_prompt(prompt)
+        .default(false)
+        .interact_on(&dialoguer::console::Term::stderr())
+        .unwrap_or(false)
+}
+
+/// The question before the last channel of the promotion order.
+pub(crate) fn last_channel_prompt(channel: &str) -> String {
+    format!(
+        "`{channel}` is the last channel of the promotion order: every device on it gets this build. Go on?"
+    )
+}
+
 /// Plans `request`, shows the plan, and runs it as `how` says (shared with `rollback`).
 pub(crate) fn execute(
     ctx: &Ctx,
@@ -150,20 +166,10 @@ pub(crate) fn execute(
     let client = ctx.client()?;
     let yes = how.yes;
     let mut confirm = |question: &Question| {
-        if yes {
-            return true;
-        }
-        let prompt = match question {
+        yes || ask(&match question {
             Question::Publish { summary } => format!("{summary}?"),
-            Question::LastChannel { channel } => format!(
-                "`{channel}` is the last channel of the promotion order: every device on it gets this build. Go on?"
-            ),
-        };
-        dialoguer::Confirm::new()
-            .with_prompt(prompt)
-            .default(false)
-            .interact_on(&dialoguer::console::Term::stderr())
-            .unwrap_or(false)
+            Question::LastChannel { channel } => last_channel_prompt(channel),
+        })
     };
     let reporter: Arc<dyn Reporter> = Arc::new(ctx.printer.reporter());
     let outcome = release::run(
@@ -201,9 +207,7 @@ fn report(ctx: &Ctx, outcome: Outcome, format: Format) -> Result<ExitCode> {
                 message: "cancelled at the prompt: nothing was published".into(),
             }),
             Outcome::Released(done) => {
-                for line in verify::item_lines(&done.checklist) {
-                    ctx.printer.explain(&line);
-                }
+                verify::explain_items(ctx, &done.checklist);
                 let state = if done.unchanged {
                     "unchanged"
                 } else {

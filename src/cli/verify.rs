@@ -144,6 +144,14 @@ pub(crate) fn item_lines(report: &Report) -> impl Iterator<Item = String> + '_ {
     })
 }
 
+/// The items on stderr (for a command whose stdout holds other results: `pr`,
+/// `release`, `promote`), even with `-q`.
+pub(crate) fn explain_items(ctx: &Ctx, report: &Report) {
+    for line in item_lines(report) {
+        ctx.printer.explain(&line);
+    }
+}
+
 /// Prints the report in `format`, then a status line.
 pub(crate) fn print(ctx: &Ctx, format: Format, report: &Report) -> Result<()> {
     match format {
