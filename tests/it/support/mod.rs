@@ -19,6 +19,7 @@ pub mod proc;
 pub mod raw_tar;
 pub mod registry;
 pub mod release;
+pub mod terminal;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
