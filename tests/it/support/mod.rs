@@ -20,6 +20,7 @@ pub mod raw_tar;
 pub mod registry;
 pub mod release;
 pub mod terminal;
+pub mod yaml;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
