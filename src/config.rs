@@ -124,25 +124,26 @@ pub struct Settings {
 impl Settings {
     /// Reads the configuration at `path` (when given) with `root` as the repository.
     pub fn load(root: &Path, path: Option<&Path>) -> Result<Settings> {
-        let file = match path {
-            Some(path) => {
-                let bytes = fsx::read_limited(path, 1024 * 1024, "a configuration file")?;
-                let text = String::from_utf8(bytes).map_err(|_| Error::Config {
-                    path: path.to_owned(),
-                    message: "is not valid UTF-8".into(),
-                })?;
-                toml::from_str::<ConfigFile>(&text).map_err(|e| Error::Config {
-                    path: path.to_owned(),
-                    message: masked_toml_error(&text, &e),
-                })?
-            }
-            None => ConfigFile::default(),
-        };
-        let mut settings = Settings::from_file(root, path, file)?;
-        if path.is_none() {
+        let Some(path) = path else {
+            let mut settings = Settings::from_file(root, None, ConfigFile::default())?;
             settings.detect_root_layout();
-        }
-        Ok(settings)
+            return Ok(settings);
+        };
+        let bytes = fsx::read_limited(path, 1024 * 1024, "a configuration file")?;
+        let text = String::from_utf8(bytes).map_err(|_| Error::Config {
+            path: path.to_owned(),
+            message: "is not valid UTF-8".into(),
+        })?;
+        Settings::parse(root, path, &text)
+    }
+
+    /// The settings `text` holds, as if read from `path` (which names it in errors).
+    pub fn parse(root: &Path, path: &Path, text: &str) -> Result<Settings> {
+        let file = toml::from_str::<ConfigFile>(text).map_err(|e| Error::Config {
+            path: path.to_owned(),
+            message: masked_toml_error(text, &e),
+        })?;
+        Settings::from_file(root, Some(path), file)
     }
 
     /// Without `otactl.toml`, a repository whose channel folders sit at its root
@@ -294,7 +295,8 @@ impl Settings {
     }
 }
 
-fn is_simple_name(s: &str) -> bool {
+/// A channel name: lowercase letters, digits, `-` and `_`, starting with a letter or digit.
+pub(crate) fn is_simple_name(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')

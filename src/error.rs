@@ -147,6 +147,14 @@ pub enum Error {
         /// The existing file.
         path: PathBuf,
     },
+    /// A command would overwrite a file it never overwrites (`init`'s scaffold).
+    #[error("refusing to overwrite `{path}`: {message}")]
+    WouldOverwrite {
+        /// The existing file.
+        path: PathBuf,
+        /// What is there, and what to do.
+        message: String,
+    },
     /// `key generate` would put a private key inside a git work tree.
     #[error(
         "refusing to write a private key to `{path}`: it is inside the git work tree `{worktree}`"
@@ -312,6 +320,7 @@ impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::KeyExists { .. }
+            | Error::WouldOverwrite { .. }
             | Error::KeyInWorkTree { .. }
             | Error::UntrustedSigner { .. }
             | Error::Downgrade { .. }

@@ -170,6 +170,21 @@ pub fn write_atomic(
     mode: Option<u32>,
     existing: Existing,
 ) -> Result<()> {
+    if !place(path, bytes, mode, existing)? {
+        return Err(Error::KeyExists {
+            path: path.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Writes a new file atomically, as [`write_atomic`] does, never over one that is
+/// there: `Ok(false)` when `path` exists (and nothing was written).
+pub fn write_new(path: &Path, bytes: &[u8]) -> Result<bool> {
+    place(path, bytes, None, Existing::Refuse)
+}
+
+fn place(path: &Path, bytes: &[u8], mode: Option<u32>, existing: Existing) -> Result<bool> {
     let write_err = |source| Error::Write {
         path: path.to_owned(),
         source,
@@ -184,12 +199,7 @@ pub fn write_atomic(
         ensure_mode(tmp.as_file(), mode).map_err(write_err)?;
     }
     tmp.as_file().write_all(bytes).map_err(write_err)?;
-    if !tmp.commit(path, existing)? {
-        return Err(Error::KeyExists {
-            path: path.to_owned(),
-        });
-    }
-    Ok(())
+    tmp.commit(path, existing)
 }
 
 /// Makes a rename in `dir` durable (best effort: not every file system allows it).

@@ -3,6 +3,7 @@
 //! edge (files, git, clock), call the pure core and print through the `Printer`.
 
 mod build_id;
+mod init;
 mod key;
 mod lint;
 mod manifest;
@@ -76,6 +77,7 @@ struct GlobalArgs {
 enum Command {
     // In the order of a release. Commands whose `Args` struct carries the doc
     // comment take their help (short and long) from it.
+    Init(init::InitArgs),
     /// Make and inspect Ed25519 signing keys.
     #[command(subcommand)]
     Key(key::KeyCommand),
@@ -163,6 +165,7 @@ fn run_with(printer: &Printer, cli: Cli) -> Result<ExitCode> {
         now: time::OffsetDateTime::now_utc(),
     };
     match cli.command {
+        Command::Init(args) => args.run(&ctx),
         Command::Key(cmd) => cmd.run(&ctx),
         Command::Manifest(cmd) => cmd.run(&ctx),
         Command::Lint(args) => args.run(&ctx),

@@ -4,6 +4,7 @@
 //! and returns a value for the command to print. Nothing here prints or reads flags;
 //! `release`, `promote` and `pr` are compositions of these.
 
+pub mod init;
 pub mod key;
 pub mod lint;
 pub mod manifest;

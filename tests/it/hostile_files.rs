@@ -27,38 +27,6 @@ fn run_bounded(cmd: &mut Command) -> Output {
     Running::spawn(cmd).wait_for(Duration::from_secs(60)).0
 }
 
-/// Every entry under `dir` (relative, sorted, hidden ones included, symlinks not
-/// followed), with what it is and, for a file, its content: a snapshot of a folder to
-/// compare before and after a refused command.
-fn tree(dir: &Path) -> Vec<String> {
-    fn walk(root: &Path, dir: &Path, found: &mut Vec<String>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            let rel = path.strip_prefix(root).unwrap().display().to_string();
-            let meta = std::fs::symlink_metadata(&path).unwrap();
-            if meta.file_type().is_symlink() {
-                let target = std::fs::read_link(&path).unwrap();
-                found.push(format!("{rel} -> {}", target.display()));
-            } else if meta.is_dir() {
-                found.push(format!("{rel}/"));
-                walk(root, &path, found);
-            } else if meta.is_file() {
-                let bytes = std::fs::read(&path).unwrap();
-                found.push(format!("{rel}: {}", String::from_utf8_lossy(&bytes)));
-            } else {
-                // A FIFO: never opened, it would block.
-                found.push(format!("{rel} ({:?})", meta.file_type()));
-            }
-        }
-    }
-    let mut found = Vec::new();
-    if dir.exists() {
-        walk(dir, dir, &mut found);
-    }
-    found.sort();
-    found
-}
-
 /// The three kinds of artifact that are not regular files, as (path, what the error
 /// must call it): a FIFO (opening it blocks), `/dev/zero` (never ends), a folder.
 fn not_regular_files(ctx: &TestContext) -> Vec<(PathBuf, &'static str)> {
@@ -100,7 +68,7 @@ fn manifest_new_refuses_a_fifo_a_device_or_a_folder_as_from_file() {
     let ctx = TestContext::new();
     for (file, what) in not_regular_files(&ctx) {
         let case = format!("--from-file {}", file.display());
-        let before = tree(ctx.path("").as_path());
+        let before = files::tree(ctx.path("").as_path());
         let out = manifest_new(&ctx, &file);
         assert_exit_case(&out, 2, &case);
         let err = stderr(&out);
@@ -109,7 +77,7 @@ fn manifest_new_refuses_a_fifo_a_device_or_a_folder_as_from_file() {
         assert!(err.contains(what), "{case}: {err}");
         assert!(err.contains("not a regular file"), "{case}: {err}");
         assert_eq!(stdout(&out), "", "{case}");
-        assert_eq!(tree(ctx.path("").as_path()), before, "{case}");
+        assert_eq!(files::tree(ctx.path("").as_path()), before, "{case}");
         assert!(!ctx.path("channels").exists(), "{case}");
     }
 }
@@ -122,7 +90,7 @@ fn publish_dir_refuses_a_fifo_a_device_or_a_folder() {
     std::fs::write(releases.join("20251201-0930-1a2b3c4/old.bin"), "old\n").unwrap();
     for (file, what) in not_regular_files(&ctx) {
         let case = format!("publish dir {}", file.display());
-        let before = tree(&releases);
+        let before = files::tree(&releases);
         let out = publish_dir(&ctx, &file);
         assert_exit_case(&out, 2, &case);
         let err = stderr(&out);
@@ -130,7 +98,7 @@ fn publish_dir_refuses_a_fifo_a_device_or_a_folder() {
         assert!(err.contains(&file.display().to_string()), "{case}: {err}");
         assert!(err.contains(what), "{case}: {err}");
         assert_eq!(stdout(&out), "", "{case}");
-        assert_eq!(tree(&releases), before, "{case}");
+        assert_eq!(files::tree(&releases), before, "{case}");
         assert!(!releases.join(ID).exists(), "{case}: the build's folder");
     }
     // The same with no release folder at all: none is made.
@@ -207,14 +175,14 @@ fn publish_dir_refuses_a_symlink_at_the_build_folder() {
     std::fs::create_dir_all(&releases).unwrap();
     std::fs::create_dir_all(&elsewhere).unwrap();
     std::os::unix::fs::symlink(&elsewhere, releases.join(ID)).unwrap();
-    let before = tree(&releases);
+    let before = files::tree(&releases);
     let out = publish_dir(&ctx, Path::new("fw.bin"));
     assert_exit_case(&out, 4, "symlinked build folder");
     assert_eq!(stdout(&out), "", "no URL is printed");
     assert!(stderr(&out).contains("symlink"), "{}", stderr(&out));
-    assert_eq!(tree(&releases), before);
+    assert_eq!(files::tree(&releases), before);
     assert_eq!(
-        tree(&elsewhere),
+        files::tree(&elsewhere),
         Vec::<String>::new(),
         "nothing written outside"
     );
@@ -243,13 +211,13 @@ fn publish_dir_refuses_a_symlink_in_place_of_the_published_file() {
         let case = format!("fw.bin -> {}", target.display());
         let _ = std::fs::remove_file(&dest);
         std::os::unix::fs::symlink(&target, &dest).unwrap();
-        let (before, before_outside) = (tree(&releases), tree(&outside));
+        let (before, before_outside) = (files::tree(&releases), files::tree(&outside));
         let out = publish_dir(&ctx, Path::new("fw.bin"));
         assert_exit_case(&out, 4, &case);
         assert_eq!(stdout(&out), "", "{case}: no URL is printed");
         assert!(stderr(&out).contains("symlink"), "{case}: {}", stderr(&out));
-        assert_eq!(tree(&releases), before, "{case}");
-        assert_eq!(tree(&outside), before_outside, "{case}");
+        assert_eq!(files::tree(&releases), before, "{case}");
+        assert_eq!(files::tree(&outside), before_outside, "{case}");
     }
 }
 

@@ -25,6 +25,7 @@ mod hostile_local;
 mod hostile_server;
 mod hostile_tar;
 mod house;
+mod init;
 mod key;
 mod lint;
 mod manifest_new;

@@ -30,3 +30,35 @@ pub fn temp_files(dir: &Path) -> Vec<String> {
         .filter(|n| n.starts_with(".otactl-") || Path::new(n).extension() == Some("tmp".as_ref()))
         .collect()
 }
+
+/// Every entry under `dir` (relative, sorted, hidden ones included, symlinks not
+/// followed), with what it is and, for a file, its content: a snapshot of a folder to
+/// compare before and after a refused command.
+pub fn tree(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, found: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let rel = path.strip_prefix(root).unwrap().display().to_string();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            if meta.file_type().is_symlink() {
+                let target = std::fs::read_link(&path).unwrap();
+                found.push(format!("{rel} -> {}", target.display()));
+            } else if meta.is_dir() {
+                found.push(format!("{rel}/"));
+                walk(root, &path, found);
+            } else if meta.is_file() {
+                let bytes = std::fs::read(&path).unwrap();
+                found.push(format!("{rel}: {}", String::from_utf8_lossy(&bytes)));
+            } else {
+                // A FIFO: never opened, it would block.
+                found.push(format!("{rel} ({:?})", meta.file_type()));
+            }
+        }
+    }
+    let mut found = Vec::new();
+    if dir.exists() {
+        walk(dir, dir, &mut found);
+    }
+    found.sort();
+    found
+}
