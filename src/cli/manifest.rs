@@ -92,8 +92,9 @@ pub(crate) struct VerifyArgs {
     /// Fail when the manifest carries no signature (default: `[signing] require`).
     #[arg(long)]
     require_signature: bool,
-    /// Output format.
-    #[arg(long, default_value = "text", value_parser = Format::parser(Format::DATA))]
+    /// Output format; `github` prints workflow commands and appends a table to
+    /// `$GITHUB_STEP_SUMMARY` when set.
+    #[arg(long, default_value = "text", value_parser = Format::parser(Format::LINT))]
     format: Format,
 }
 
@@ -187,6 +188,15 @@ impl VerifyArgs {
         let ok = report.errors() == 0;
         if self.format == Format::Json {
             ctx.printer.json(&VerifyReport { ok, file: &report })?;
+        } else if self.format == Format::Github {
+            let title = "otactl manifest verify";
+            for line in crate::output::github::annotations(std::slice::from_ref(&report), title) {
+                ctx.printer.data(&line);
+            }
+            crate::output::github::append_step_summary(&crate::output::github::summary_table(
+                std::slice::from_ref(&report),
+                title,
+            ))?;
         } else {
             for f in &report.findings {
                 ctx.printer.finding(&report.path, f);

@@ -51,7 +51,7 @@ impl PrArgs {
             // Why nothing was opened goes to stderr, even with `-q`: stdout is
             // for the pull request's URL.
             Outcome::ChecksFailed { checklist, lint } => {
-                verify::explain_items(ctx, &checklist);
+                verify::explain_items(ctx, "pr", &checklist);
                 lint::print_text(ctx, &lint);
                 ctx.printer.explain(
                     "no pull request: the checklist or lint failed; fix the manifest (or the release) and run again",

@@ -86,7 +86,7 @@ impl PromoteArgs {
             &key,
             &ctx.printer.reporter(),
         )?;
-        verify::explain_items(ctx, &done.checklist);
+        verify::explain_items(ctx, "promote", &done.checklist);
         let state = if done.unchanged {
             "unchanged"
         } else {

@@ -207,7 +207,7 @@ fn report(ctx: &Ctx, outcome: Outcome, format: Format) -> Result<ExitCode> {
                 message: "cancelled at the prompt: nothing was published".into(),
             }),
             Outcome::Released(done) => {
-                verify::explain_items(ctx, &done.checklist);
+                verify::explain_items(ctx, "release", &done.checklist);
                 let state = if done.unchanged {
                     "unchanged"
                 } else {

@@ -145,11 +145,26 @@ pub(crate) fn item_lines(report: &Report) -> impl Iterator<Item = String> + '_ {
 }
 
 /// The items on stderr (for a command whose stdout holds other results: `pr`,
-/// `release`, `promote`), even with `-q`.
-pub(crate) fn explain_items(ctx: &Ctx, report: &Report) {
+/// `release`, `promote`), even with `-q`; and in `$GITHUB_STEP_SUMMARY` when set,
+/// under `otactl COMMAND` (a summary that cannot be written is a warning: the
+/// release it reports is done).
+pub(crate) fn explain_items(ctx: &Ctx, command: &str, report: &Report) {
     for line in item_lines(report) {
         ctx.printer.explain(&line);
     }
+    if let Err(e) = summarize(command, report) {
+        ctx.printer
+            .warning(&format!("the step summary was not written: {}", e.chain()));
+    }
+}
+
+/// Appends the checklist as a Markdown table to `$GITHUB_STEP_SUMMARY`, when set.
+fn summarize(command: &str, report: &Report) -> Result<()> {
+    github::append_step_summary(&format!(
+        "### otactl {command}: the checklist of {}\n\n{}\n",
+        crate::text::markdown_code(&report.manifest),
+        report.markdown()
+    ))
 }
 
 /// Prints the report in `format`, then a status line.
@@ -161,11 +176,7 @@ pub(crate) fn print(ctx: &Ctx, format: Format, report: &Report) -> Result<()> {
             for line in github::checklist_annotations(report) {
                 ctx.printer.data(&line);
             }
-            github::append_step_summary(&format!(
-                "### otactl verify {}\n\n{}\n",
-                crate::text::markdown_code(&report.manifest),
-                report.markdown()
-            ))?;
+            summarize("verify", report)?;
         }
         Format::Text => {
             for line in item_lines(report) {

@@ -46,6 +46,7 @@ mod release_terminal;
 mod rollback;
 mod secrets;
 mod shell;
+mod step_summary;
 mod tar;
 mod vectors;
 mod verify;

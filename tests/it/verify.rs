@@ -461,7 +461,9 @@ fn github_format_prints_error_commands_and_appends_a_summary_table() {
     );
     insta::assert_snapshot!("github", c.ctx.transcript(&out));
     let table = std::fs::read_to_string(&summary).unwrap();
-    assert!(table.starts_with("earlier step\n### otactl verify `channels/canary/manifest.json`\n"));
+    assert!(table.starts_with(
+        "earlier step\n### otactl verify: the checklist of `channels/canary/manifest.json`\n"
+    ));
     insta::assert_snapshot!("github_summary", c.ctx.filter(&table));
 }
 
