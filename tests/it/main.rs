@@ -17,6 +17,7 @@
 
 mod support;
 
+mod action;
 mod bad_input;
 mod github_server;
 mod help;
@@ -34,6 +35,7 @@ mod manifest_verify;
 mod oci_hostile;
 mod open_items;
 mod pr;
+mod pre_commit;
 mod promote;
 mod publish_dir;
 mod publish_github;
