@@ -11,6 +11,11 @@ pub trait Reporter: Send + Sync {
     fn advance(&self, bytes: u64);
     /// The transfer ended.
     fn finish(&self);
+    /// A step of a command of several (`release`: build, hash, publish, …) ended;
+    /// `line` says what it did, shown as the step's one line, at a terminal or not.
+    fn step(&self, line: &str) {
+        let _ = line;
+    }
 }
 
 /// A reporter that shows nothing.

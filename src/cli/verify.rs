@@ -145,10 +145,14 @@ pub(crate) fn item_lines(report: &Report) -> impl Iterator<Item = String> + '_ {
 }
 
 /// The items on stderr (for a command whose stdout holds other results: `pr`,
-/// `release`, `promote`), even with `-q`.
+/// `release`, `promote`): with `-q` only when the checklist failed, as they say why.
 pub(crate) fn explain_items(ctx: &Ctx, report: &Report) {
     for line in item_lines(report) {
-        ctx.printer.explain(&line);
+        if report.ok {
+            ctx.printer.status(&line);
+        } else {
+            ctx.printer.explain(&line);
+        }
     }
 }
 

@@ -46,6 +46,7 @@ mod rollback;
 mod secrets;
 mod shell;
 mod tar;
+mod terminal_manners;
 mod vectors;
 mod verify;
 mod verify_github;
