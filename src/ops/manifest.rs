@@ -470,6 +470,28 @@ mod tests {
     }
 
     #[test]
+    fn from_file_is_hashed_with_its_progress_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::for_tests(dir.path());
+        let file = dir.path().join(format!("evse-src-{ID}.tar.gz"));
+        fsx::write_atomic(&file, &[1u8; 100_000], None, fsx::Existing::Refuse).unwrap();
+        let told = crate::progress::testing::Recording::default();
+        let from_file = NewRequest {
+            sha256: None,
+            from_file: Some(file),
+            ..request(ID, "n")
+        };
+        let written = new_reported(&repo, &from_file, &told).unwrap();
+        assert_eq!(written.hashed.map(|(size, _)| size), Some(100_000));
+        assert_eq!(
+            told.told(),
+            [format!(
+                "hashing `evse-src-{ID}.tar.gz` (100000): 100000 bytes"
+            )]
+        );
+    }
+
+    #[test]
     fn sign_then_new_with_other_notes_needs_force() {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repo::for_tests(dir.path());

@@ -386,4 +386,27 @@ mod tests {
         write_manifest(&repo, "20260120-0900-9121078", "a bad build");
         assert!(resumed(&repo, "canary", &to).is_none());
     }
+
+    #[test]
+    fn fetching_the_earlier_artifact_is_reported_byte_for_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let shipped = dir.path().join("fw.bin");
+        let bytes = vec![5u8; 200_000];
+        fsx::write_atomic(&shipped, &bytes, None, fsx::Existing::Refuse).unwrap();
+        let url = url::Url::from_file_path(&shipped).unwrap().to_string();
+        let earlier = Earlier {
+            build_id: "20260115-1614-9121078".parse().unwrap(),
+            kind: ArtifactKind::Firmware,
+            url: url.clone(),
+            sha256: crate::hash::sha256_file(&shipped).unwrap().0,
+            commit: "0".repeat(40),
+        };
+        let work = dir.path().join("work");
+        fsx::create_dir_all(&work).unwrap();
+        let told = crate::progress::testing::Recording::default();
+        let client = Client::new(None).unwrap();
+        let file = fetch_checked(&client, &earlier, &work, false, &told).unwrap();
+        assert_eq!(file, work.join("fw.bin"));
+        assert_eq!(told.told(), [format!("{url} (200000): 200000 bytes")]);
+    }
 }

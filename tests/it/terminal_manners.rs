@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use crate::support::assert::assert_exit;
 use crate::support::fixture::{ID, MANIFEST, test_private_key};
 use crate::support::gated_http::GatedServer;
+use crate::support::github::GitHubServer;
 use crate::support::output::assert_contains;
+use crate::support::registry::Registry;
 use crate::support::release::Channel;
 use crate::support::terminal::Terminal;
 use crate::support::{TestContext, manifest_json, stderr, stdout};
@@ -121,7 +123,9 @@ fn assert_one_line(err: &str, prefix: &str, what: &str) {
 /// [`GatedServer`] that sends its first MiB, then waits for the gate.
 fn gated_download() -> (Channel, GatedServer) {
     let c = Channel::new();
-    let body: Vec<u8> = (0..4 * MIB).map(|i| u8::try_from(i % 251).unwrap()).collect();
+    let body: Vec<u8> = (0..4 * MIB)
+        .map(|i| u8::try_from(i % 251).unwrap())
+        .collect();
     let file = c.ctx.root().join("fw.bin");
     std::fs::write(&file, &body).unwrap();
     let server = GatedServer::start(body, MIB);
@@ -265,6 +269,76 @@ fn without_a_terminal_each_long_step_ends_in_one_line_and_nothing_else() {
     ] {
         assert_one_line(&err, &prefix, "release");
     }
+}
+
+/// `publish ARGS` at a recorded terminal in `ctx`, with `env`; its recording once it
+/// exited 0.
+fn publish_at_terminal(
+    ctx: &TestContext,
+    name: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Terminal {
+    let mut cmd = ctx.otactl();
+    cmd.arg("publish").args(args).envs(env.iter().copied());
+    let terminal = Terminal::start_recorded(&terminal_dir(ctx, name), &shell_line(&cmd));
+    assert_eq!(terminal.exit_code(), 0, "{}", terminal.screen());
+    terminal
+}
+
+#[test]
+fn at_a_terminal_publish_github_draws_a_bar_for_the_upload_and_for_checking_an_asset_already_there()
+{
+    let ctx = TestContext::new();
+    let bytes = vec![3u8; 2 * MIB];
+    ctx.write("fw.bin", &bytes);
+    let server = GitHubServer::start();
+    let api = server.api_base();
+    let env = [("GH_TOKEN", "test-token-of-no-account")];
+    let args = |tag| {
+        [
+            "github",
+            "fw.bin",
+            "--tag",
+            tag,
+            "--repo",
+            "acme/fw",
+            "--api-url",
+            &api,
+        ]
+    };
+    let terminal = publish_at_terminal(&ctx, "upload", &args(ID), &env);
+    wait_for_recorded(&terminal, "fw.bin [");
+    let screen = terminal.screen();
+    assert_contains(&screen, "uploaded 2097152 bytes");
+    assert!(!screen.contains("fw.bin ["), "the bar stayed:\n{screen}");
+
+    // An asset of that name from before GitHub had digests: the file is hashed and
+    // the asset downloaded to compare, each with its bar.
+    let other = "20260116-0900-9121078";
+    let release = server.add_release("acme/fw", other, false);
+    server.add_asset(release, "fw.bin", &bytes, false);
+    let terminal = publish_at_terminal(&ctx, "again", &args(other), &env);
+    wait_for_recorded(&terminal, "hashing `fw.bin` [");
+    wait_for_recorded(&terminal, "downloading the asset `fw.bin` [");
+    assert_contains(&terminal.screen(), "the release already has this asset");
+}
+
+#[test]
+fn at_a_terminal_publish_oci_draws_a_bar_for_hashing_and_for_the_upload() {
+    let ctx = TestContext::new();
+    ctx.write("fw.bin", vec![9u8; 2 * MIB]);
+    let registry = Registry::start();
+    let reference = format!("{}/acme/fw:1.2.3", registry.host());
+    let args = ["oci", "fw.bin", "--ref", &reference, "--build-id", ID];
+    let terminal = publish_at_terminal(&ctx, "push", &args, &[]);
+    wait_for_recorded(&terminal, "hashing `fw.bin` [");
+    wait_for_recorded(&terminal, "fw.bin [");
+    assert_contains(&terminal.screen(), "pushed 2097152 bytes");
+    // The tag holds it already: hashed to compare, with its bar.
+    let terminal = publish_at_terminal(&ctx, "again", &args, &[]);
+    wait_for_recorded(&terminal, "hashing `fw.bin` [");
+    assert_contains(&terminal.screen(), "the tag already holds this artifact");
 }
 
 // ---- -q ----
