@@ -182,8 +182,13 @@ mod tests {
     fn hashing_a_file_reports_its_name_size_and_every_byte() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("fw.bin");
-        crate::fsx::write_atomic(&file, &[7u8; 300_000], None, crate::fsx::Existing::Refuse)
-            .unwrap();
+        crate::fsx::write_atomic(
+            &file,
+            &vec![7u8; 300_000],
+            None,
+            crate::fsx::Existing::Refuse,
+        )
+        .unwrap();
         let told = crate::progress::testing::Recording::default();
         let (_, len) = sha256_file_reported(&file, &told).unwrap();
         assert_eq!(len, 300_000);

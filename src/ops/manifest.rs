@@ -474,7 +474,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repo::for_tests(dir.path());
         let file = dir.path().join(format!("evse-src-{ID}.tar.gz"));
-        fsx::write_atomic(&file, &[1u8; 100_000], None, fsx::Existing::Refuse).unwrap();
+        fsx::write_atomic(&file, &vec![1u8; 100_000], None, fsx::Existing::Refuse).unwrap();
         let told = crate::progress::testing::Recording::default();
         let from_file = NewRequest {
             sha256: None,

@@ -209,6 +209,33 @@ fn at_a_terminal_every_long_step_of_a_release_draws_its_own_bar_then_one_line() 
 }
 
 #[test]
+fn at_a_terminal_in_ci_or_with_verbose_no_bar_is_drawn_and_each_step_keeps_its_line() {
+    for (i, (env, before)) in [(Some(("CI", "true")), &[][..]), (None, &["-v"][..])]
+        .into_iter()
+        .enumerate()
+    {
+        let c = channel_with_source();
+        let mut cmd = release(&c, "canary", before);
+        cmd.envs(env);
+        let terminal =
+            Terminal::start_recorded(&terminal_dir(&c.ctx, &format!("t{i}")), &shell_line(&cmd));
+        assert_eq!(terminal.exit_code(), 0, "{}", terminal.screen());
+        let name = format!("app-src-{}.tar.gz", c.id);
+        wait_for_recorded(&terminal, "written and signed");
+        let recorded = terminal.recorded();
+        for bar in [format!("hashing `{name}`"), format!("copying `{name}`")] {
+            assert!(
+                !recorded.contains(&bar),
+                "{env:?} {before:?}: {bar}:\n{recorded:?}"
+            );
+        }
+        for line in [format!("hashed `{name}`"), format!("published `{name}`")] {
+            assert_contains(&recorded, &line);
+        }
+    }
+}
+
+#[test]
 fn without_a_terminal_each_long_step_ends_in_one_line_and_nothing_else() {
     let c = channel_with_source();
     let tarball = format!("../app-src-{}.tar.gz", c.id);
