@@ -353,6 +353,13 @@ pub fn run(
         built.path
     };
     let (sha256, size) = hash::sha256_file_reported(&artifact, reporter.as_ref())?;
+    // A dry run says it in its plan.
+    if !request.dry_run {
+        reporter.step(&format!(
+            "hashed `{}`: {size} bytes, sha256 {sha256}",
+            plan.artifact
+        ));
+    }
     if request.dry_run {
         return Ok(Outcome::DryRun {
             plan: Box::new(plan),
@@ -382,10 +389,6 @@ pub fn run(
     {
         return Ok(Outcome::Cancelled);
     }
-    reporter.step(&format!(
-        "hashed `{}`: {size} bytes, sha256 {sha256}",
-        plan.artifact
-    ));
     let published = publish_to(repo, client, request, &plan, &artifact, key, reporter)
         .map_err(|e| step("publish", &e))?;
     reporter.step(&if published.already_there {
