@@ -6,6 +6,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::progress::{ProgressReader, Reporter, Silent};
 
 /// Lowercase hex of a digest.
 pub fn to_hex(bytes: &[u8]) -> String {
@@ -23,14 +24,42 @@ pub fn sha256_reader(reader: impl Read) -> std::io::Result<(String, u64)> {
     HashingReader::new(reader, u64::MAX).finish()
 }
 
+/// [`sha256_reader`] of `len` bytes (when known), reported to `reporter` as the
+/// hashing of the file `name`.
+pub fn sha256_reported(
+    reader: impl Read,
+    len: Option<u64>,
+    name: &str,
+    reporter: &dyn Reporter,
+) -> std::io::Result<(String, u64)> {
+    reporter.start(&format!("hashing `{name}`"), len);
+    let hashed = sha256_reader(ProgressReader::new(reader, reporter));
+    reporter.finish();
+    hashed
+}
+
 /// The SHA-256 of a file and its length, reading it once.
 pub fn sha256_file(path: &Path) -> Result<(String, u64)> {
+    sha256_file_reported(path, &Silent)
+}
+
+/// [`sha256_file`], its progress reported to `reporter`.
+pub fn sha256_file_reported(path: &Path, reporter: &dyn Reporter) -> Result<(String, u64)> {
     let read_err = |source| Error::Read {
         path: path.to_owned(),
         source,
     };
     let file = std::fs::File::open(path).map_err(read_err)?;
-    sha256_reader(file).map_err(read_err)
+    let len = file.metadata().ok().map(|m| m.len());
+    sha256_reported(file, len, &file_name(path), reporter).map_err(read_err)
+}
+
+/// The last part of `path`, as a bar names the file.
+pub fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 /// A writer that hashes and counts what passes through it.
@@ -147,5 +176,22 @@ mod tests {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert_eq!(len, 3);
+    }
+
+    #[test]
+    fn hashing_a_file_reports_its_name_size_and_every_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("fw.bin");
+        crate::fsx::write_atomic(
+            &file,
+            &vec![7u8; 300_000],
+            None,
+            crate::fsx::Existing::Refuse,
+        )
+        .unwrap();
+        let told = crate::progress::testing::Recording::default();
+        let (_, len) = sha256_file_reported(&file, &told).unwrap();
+        assert_eq!(len, 300_000);
+        assert_eq!(told.told(), ["hashing `fw.bin` (300000): 300000 bytes"]);
     }
 }

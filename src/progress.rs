@@ -11,6 +11,11 @@ pub trait Reporter: Send + Sync {
     fn advance(&self, bytes: u64);
     /// The transfer ended.
     fn finish(&self);
+    /// A step of a command of several (`release`: build, hash, publish, …) ended;
+    /// `line` says what it did, shown as the step's one line, at a terminal or not.
+    fn step(&self, line: &str) {
+        let _ = line;
+    }
 }
 
 /// A reporter that shows nothing.
@@ -40,5 +45,51 @@ impl<R: Read> Read for ProgressReader<'_, R> {
         let n = self.inner.read(buf)?;
         self.reporter.advance(n as u64);
         Ok(n)
+    }
+}
+
+/// A reporter that writes down what it is told, for the tests of the code that
+/// reports.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::sync::Mutex;
+
+    use super::Reporter;
+
+    /// Each transfer as `NAME (TOTAL): N bytes`, once it finished; each step's line.
+    #[derive(Default)]
+    pub(crate) struct Recording {
+        state: Mutex<(Vec<String>, Option<String>, u64)>,
+    }
+
+    impl Recording {
+        /// What was reported, in order.
+        pub(crate) fn told(&self) -> Vec<String> {
+            self.state.lock().unwrap().0.clone()
+        }
+    }
+
+    impl Reporter for Recording {
+        fn start(&self, what: &str, total: Option<u64>) {
+            let mut state = self.state.lock().unwrap();
+            let total = total.map_or("?".to_owned(), |t| t.to_string());
+            state.1 = Some(format!("{what} ({total})"));
+            state.2 = 0;
+        }
+
+        fn advance(&self, bytes: u64) {
+            self.state.lock().unwrap().2 += bytes;
+        }
+
+        fn finish(&self) {
+            let mut state = self.state.lock().unwrap();
+            let started = state.1.take().unwrap_or_else(|| "never started".into());
+            let line = format!("{started}: {} bytes", state.2);
+            state.0.push(line);
+        }
+
+        fn step(&self, line: &str) {
+            self.state.lock().unwrap().0.push(format!("step: {line}"));
+        }
     }
 }

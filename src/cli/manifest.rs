@@ -111,7 +111,7 @@ impl ManifestCommand {
 impl NewArgs {
     fn run(self, ctx: &Ctx) -> Result<ExitCode> {
         let repo = ctx.repo()?;
-        let written = manifest::new(
+        let written = manifest::new_reported(
             &repo,
             &NewRequest {
                 channel: self.channel,
@@ -124,6 +124,7 @@ impl NewArgs {
                 from_file: self.from_file.clone(),
                 force: self.force,
             },
+            &ctx.printer.reporter(),
         )?;
         if let (Some(file), Some((size, sha))) = (&self.from_file, &written.hashed) {
             ctx.printer

@@ -44,6 +44,43 @@ pub struct Cli {
     command: Command,
 }
 
+impl Cli {
+    /// This process's command line, parsed; clap's own words (help, usage errors)
+    /// follow `--color` as the rest of the output does.
+    pub fn from_env() -> Cli {
+        use clap::{CommandFactory as _, FromArgMatches as _};
+        let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        let mut command = Cli::command().color(clap_color(&args));
+        let parsed = command
+            .try_get_matches_from_mut(&args)
+            .and_then(|matches| Cli::from_arg_matches(&matches));
+        parsed.unwrap_or_else(|e| e.format(&mut command).exit())
+    }
+}
+
+/// The `--color` of `args` (the last one before `--`) as clap's choice; `auto`
+/// leaves `NO_COLOR` and the terminal to decide, as [`Printer::new`] does.
+fn clap_color(args: &[std::ffi::OsString]) -> clap::ColorChoice {
+    let mut choice = clap::ColorChoice::Auto;
+    let mut args = args.iter().skip(1).map(|a| a.to_str().unwrap_or_default());
+    while let Some(arg) = args.next() {
+        let value = match arg {
+            "--" => break,
+            "--color" => args.next().unwrap_or_default(),
+            _ => match arg.strip_prefix("--color=") {
+                Some(value) => value,
+                None => continue,
+            },
+        };
+        choice = match value {
+            "always" => clap::ColorChoice::Always,
+            "never" => clap::ColorChoice::Never,
+            _ => clap::ColorChoice::Auto,
+        };
+    }
+    choice
+}
+
 /// Flags every command accepts.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Global options")]
@@ -208,5 +245,30 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn clap_follows_the_last_color_flag_before_a_double_dash() {
+        let color = |args: &[&str]| {
+            let args: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+            clap_color(&args)
+        };
+        assert_eq!(color(&["otactl", "lint"]), clap::ColorChoice::Auto);
+        assert_eq!(
+            color(&["otactl", "--color", "never", "lint"]),
+            clap::ColorChoice::Never
+        );
+        assert_eq!(
+            color(&["otactl", "lint", "--color=always"]),
+            clap::ColorChoice::Always
+        );
+        assert_eq!(
+            color(&["otactl", "--color=never", "x", "--color", "always"]),
+            clap::ColorChoice::Always
+        );
+        assert_eq!(
+            color(&["otactl", "lint", "--", "--color=never"]),
+            clap::ColorChoice::Auto
+        );
     }
 }

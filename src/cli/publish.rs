@@ -227,6 +227,7 @@ impl DirArgs {
                 base_url: self.base_url,
                 build_id: self.build_id,
             },
+            &ctx.printer.reporter(),
         )?;
         let path = published.path.as_deref().map(display).unwrap_or_default();
         if published.already_there {

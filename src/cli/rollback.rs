@@ -49,6 +49,7 @@ impl RollbackArgs {
                 dry_run: self.run.dry_run,
                 remote: self.run.remote.flags(),
             },
+            &ctx.printer.reporter(),
         )?;
         let new_id = prepared
             .release

@@ -145,12 +145,16 @@ pub(crate) fn item_lines(report: &Report) -> impl Iterator<Item = String> + '_ {
 }
 
 /// The items on stderr (for a command whose stdout holds other results: `pr`,
-/// `release`, `promote`), even with `-q`; and in `$GITHUB_STEP_SUMMARY` when set,
-/// under `otactl COMMAND` (a summary that cannot be written is a warning: the
-/// release it reports is done).
+/// `release`, `promote`): with `-q` only when the checklist failed, as they say why;
+/// and in `$GITHUB_STEP_SUMMARY` when set, under `otactl COMMAND` (a summary that
+/// cannot be written is a warning: the release it reports is done).
 pub(crate) fn explain_items(ctx: &Ctx, command: &str, report: &Report) {
     for line in item_lines(report) {
-        ctx.printer.explain(&line);
+        if report.ok {
+            ctx.printer.status(&line);
+        } else {
+            ctx.printer.explain(&line);
+        }
     }
     if let Err(e) = summarize(command, report) {
         ctx.printer

@@ -82,6 +82,15 @@ pub struct Signed {
 /// artifact as it is, and replaces a signed manifest with other content only with
 /// `force`.
 pub fn new(repo: &Repo, request: &NewRequest) -> Result<Written> {
+    new_reported(repo, request, &crate::progress::Silent)
+}
+
+/// [`new`], the hashing of `from_file` reported to `reporter`.
+pub fn new_reported(
+    repo: &Repo,
+    request: &NewRequest,
+    reporter: &dyn crate::progress::Reporter,
+) -> Result<Written> {
     let settings = &repo.settings;
     repo.require_channel(&request.channel, "--channel")?;
     let build_id = parse_id(&request.build_id, "--build-id")?;
@@ -89,7 +98,7 @@ pub fn new(repo: &Repo, request: &NewRequest) -> Result<Written> {
     let rules = repo.rules(&path);
     let mut warnings = Vec::new();
 
-    let (sha256, kind, hashed) = artifact_facts(request)?;
+    let (sha256, kind, hashed) = artifact_facts(request, reporter)?;
     let current = current_manifest(&path, &rules, &mut warnings)?;
     let min_build_id = match &request.min_build_id {
         Some(min) => Some(parse_id(min, "--min-build-id")?),
@@ -212,15 +221,22 @@ fn flag_of(key: Option<&str>) -> &'static str {
 
 /// The artifact's sha256 and kind from the request and its file, and the file's
 /// size and sha256 when one was hashed.
-fn artifact_facts(request: &NewRequest) -> Result<(String, ArtifactKind, Hashed)> {
+fn artifact_facts(
+    request: &NewRequest,
+    reporter: &dyn crate::progress::Reporter,
+) -> Result<(String, ArtifactKind, Hashed)> {
     let from_file = match &request.from_file {
         Some(file) => {
             // A FIFO would block and `/dev/zero` never ends: regular files only.
-            let (input, _) = fsx::open_regular(file).map_err(|e| e.for_flag("--from-file"))?;
-            let (sha, size) = hash::sha256_reader(input).map_err(|source| Error::Read {
-                path: file.clone(),
-                source,
-            })?;
+            let (input, len) = fsx::open_regular(file).map_err(|e| e.for_flag("--from-file"))?;
+            let name = hash::file_name(file);
+            let (sha, size) =
+                hash::sha256_reported(input, Some(len), &name, reporter).map_err(|source| {
+                    Error::Read {
+                        path: file.clone(),
+                        source,
+                    }
+                })?;
             Some((sha, size, guess_kind(file)?))
         }
         None => None,
@@ -451,6 +467,28 @@ mod tests {
         assert!(again.unchanged);
         let earlier = new(&repo, &request("20260114-1614-9121078", "n")).unwrap_err();
         assert!(matches!(earlier, Error::Downgrade { .. }), "{earlier:?}");
+    }
+
+    #[test]
+    fn from_file_is_hashed_with_its_progress_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::for_tests(dir.path());
+        let file = dir.path().join(format!("evse-src-{ID}.tar.gz"));
+        fsx::write_atomic(&file, &vec![1u8; 100_000], None, fsx::Existing::Refuse).unwrap();
+        let told = crate::progress::testing::Recording::default();
+        let from_file = NewRequest {
+            sha256: None,
+            from_file: Some(file),
+            ..request(ID, "n")
+        };
+        let written = new_reported(&repo, &from_file, &told).unwrap();
+        assert_eq!(written.hashed.map(|(size, _)| size), Some(100_000));
+        assert_eq!(
+            told.told(),
+            [format!(
+                "hashing `evse-src-{ID}.tar.gz` (100000): 100000 bytes"
+            )]
+        );
     }
 
     #[test]

@@ -39,8 +39,9 @@ pub struct DirRequest {
 }
 
 /// Copies the file to `DIR/<build_id>/<file>` (the same content again is success,
-/// other content is refused) and returns where it is and its URL.
-pub fn dir(repo: &Repo, request: &DirRequest) -> Result<Published> {
+/// other content is refused) and returns where it is and its URL; the copy is
+/// reported to `reporter`.
+pub fn dir(repo: &Repo, request: &DirRequest, reporter: &dyn Reporter) -> Result<Published> {
     let settings = &repo.settings;
     let root = request
         .path
@@ -85,6 +86,7 @@ pub fn dir(repo: &Repo, request: &DirRequest) -> Result<Published> {
         &root,
         base_url.as_deref(),
         origins,
+        reporter,
     )
     .map_err(|e| e.for_flag("FILE"))
 }
@@ -223,9 +225,9 @@ fn put_asset(
             Some(asset) if asset.is_uploaded() => {
                 let ours = match &sha256 {
                     Some(sha) => sha.clone(),
-                    None => hash::sha256_file(file)?.0,
+                    None => hash::sha256_file_reported(file, reporter.as_ref())?.0,
                 };
-                same_content(gh, asset, &ours, &release.tag_name)?;
+                same_content(gh, asset, &ours, &release.tag_name, reporter.as_ref())?;
                 return Ok((asset.clone(), ours, attempts == 0));
             }
             Some(starter) if deleted != Some(starter.id) => {
@@ -303,10 +305,16 @@ fn uploaded(
 
 /// An asset of that name is there: success when its content is `ours`, else refused
 /// (a published artifact is never replaced).
-fn same_content(gh: &GitHub<'_>, asset: &Asset, ours: &str, tag: &str) -> Result<()> {
+fn same_content(
+    gh: &GitHub<'_>,
+    asset: &Asset,
+    ours: &str,
+    tag: &str,
+    reporter: &dyn Reporter,
+) -> Result<()> {
     let theirs = match asset.sha256() {
         Some(sha) => sha,
-        None => download_sha(gh, asset)?,
+        None => download_sha(gh, asset, reporter)?,
     };
     if theirs == ours {
         return Ok(());
@@ -391,12 +399,16 @@ fn one_release(gh: &GitHub<'_>, tag: &str, mut found: Vec<Release>) -> Result<Op
 /// The SHA-256 of an asset without `digest` (uploaded before mid-2025): downloaded
 /// through the API and hashed, never kept; bounded like any download (the stall
 /// limit, the default deadline, GitHub's size limit).
-fn download_sha(gh: &GitHub<'_>, asset: &Asset) -> Result<String> {
+fn download_sha(gh: &GitHub<'_>, asset: &Asset, reporter: &dyn Reporter) -> Result<String> {
     let response = gh.download_asset(asset.id)?;
     let length = response.content_length();
     let payload = fetch::guarded(response.into_reader(), length, &fetch::Limits::default());
-    let reader = hash::HashingReader::new(payload.reader, MAX_ASSET_SIZE);
-    let (sha, _) = reader.finish().map_err(|e| {
+    reporter.start(&format!("downloading the asset `{}`", asset.name), length);
+    let progress = crate::progress::ProgressReader::new(payload.reader, reporter);
+    let reader = hash::HashingReader::new(progress, MAX_ASSET_SIZE);
+    let finished = reader.finish();
+    reporter.finish();
+    let (sha, _) = finished.map_err(|e| {
         Error::from(RemoteError::Transport {
             what: format!("download the asset {}", code(&asset.name)),
             url: String::new(),
@@ -424,20 +436,24 @@ mod tests {
             base_url: None,
             build_id: None,
         };
-        let published = super::dir(&repo, &request).unwrap();
+        let published = super::dir(&repo, &request, &crate::progress::Silent).unwrap();
         assert!(
             published
                 .path
                 .unwrap()
                 .ends_with(format!("releases/{id}/evse-src-{id}.tar.gz"))
         );
-        assert!(super::dir(&repo, &request).unwrap().already_there);
+        assert!(
+            super::dir(&repo, &request, &crate::progress::Silent)
+                .unwrap()
+                .already_there
+        );
         let other = DirRequest {
             file: dir.path().join("fw.bin"),
             ..request
         };
         assert!(matches!(
-            super::dir(&repo, &other),
+            super::dir(&repo, &other, &crate::progress::Silent),
             Err(Error::InvalidArg {
                 flag: "--build-id",
                 ..

@@ -310,7 +310,8 @@ pub fn plan(repo: &Repo, request: &ReleaseRequest) -> Result<Plan> {
 /// Follows `plan`: builds the artifact in a temporary folder, asks `confirm`
 /// before publishing (and before the last channel), then publishes, writes and signs
 /// the manifest, runs the checklist and opens the pull request. With `dry_run`, stops
-/// after the build.
+/// after the build. Each long step is reported to `reporter`, and each step ends in
+/// one line ([`Reporter::step`]).
 pub fn run(
     repo: &Repo,
     client: &Client,
@@ -342,9 +343,23 @@ pub fn run(
             },
             reporter.as_ref(),
         )?;
+        reporter.step(&format!(
+            "built `{}` from commit {} ({} entries, {} bytes)",
+            plan.artifact,
+            &built.commit[..built.commit.len().min(12)],
+            built.tarball.entries,
+            built.tarball.size
+        ));
         built.path
     };
-    let (sha256, size) = hash::sha256_file(&artifact)?;
+    let (sha256, size) = hash::sha256_file_reported(&artifact, reporter.as_ref())?;
+    // A dry run says it in its plan.
+    if !request.dry_run {
+        reporter.step(&format!(
+            "hashed `{}`: {size} bytes, sha256 {sha256}",
+            plan.artifact
+        ));
+    }
     if request.dry_run {
         return Ok(Outcome::DryRun {
             plan: Box::new(plan),
@@ -376,6 +391,17 @@ pub fn run(
     }
     let published = publish_to(repo, client, request, &plan, &artifact, key, reporter)
         .map_err(|e| step("publish", &e))?;
+    reporter.step(&if published.already_there {
+        format!(
+            "`{}` was published already, with the same content: {}",
+            plan.artifact, published.url
+        )
+    } else {
+        format!(
+            "published `{}` ({} bytes): {}",
+            plan.artifact, published.size, published.url
+        )
+    });
     finish(
         repo, client, request, plan, &artifact, published, key, reporter,
     )
@@ -393,12 +419,30 @@ fn finish(
     key: &PrivateKey,
     reporter: &Arc<dyn Reporter>,
 ) -> Result<Outcome> {
-    let written = manifest::new(
+    let written = manifest::new_reported(
         repo,
         &manifest_request(request, &plan, artifact, &published.url),
+        reporter.as_ref(),
     )
     .map_err(|e| step("manifest", &e))?;
-    manifest::sign(repo, &written.path, None, key).map_err(|e| step("sign", &e))?;
+    let shown = fsx::display(&written.path);
+    reporter.step(&if written.unchanged {
+        format!(
+            "`{shown}` already holds build `{}`; unchanged",
+            written.build_id
+        )
+    } else {
+        format!("wrote `{shown}` for build `{}`", written.build_id)
+    });
+    let signed = manifest::sign(repo, &written.path, None, key).map_err(|e| step("sign", &e))?;
+    reporter.step(&if signed.unchanged {
+        format!(
+            "`{shown}` is already signed by key {}; unchanged",
+            signed.key_id
+        )
+    } else {
+        format!("signed `{shown}` with key {}", signed.key_id)
+    });
     let mut check = verify::Request::new(written.path.clone());
     check.remote = request.remote.clone();
     check.base = request.base.as_ref().map(|base| {
@@ -426,7 +470,14 @@ fn finish(
         )
         .map_err(|e| step("pr", &e))?;
         match outcome {
-            PrOutcome::Opened(opened) => Some(opened),
+            PrOutcome::Opened(opened) => {
+                let done = if opened.created { "opened" } else { "updated" };
+                reporter.step(&format!(
+                    "{done} the pull request #{} from `{}`",
+                    opened.number, opened.branch
+                ));
+                Some(opened)
+            }
             PrOutcome::AlreadyOnBase { .. } | PrOutcome::ChecksFailed { .. } => None,
         }
     } else {
@@ -541,6 +592,7 @@ fn publish_to(
                 base_url: None,
                 build_id: Some(plan.build_id.clone()),
             },
+            reporter.as_ref(),
         ),
         Target::Github => publish::github(
             repo,

@@ -15,6 +15,7 @@ use crate::hash::HashingWriter;
 use crate::manifest::ArtifactKind;
 use crate::manifest::fields::OciRef;
 use crate::ops::release::ReleaseRequest;
+use crate::progress::{ProgressReader, Reporter};
 use crate::remote::Target;
 use crate::remote::fetch::{self, FetchError, FileUrls, Limits};
 use crate::remote::http::Client;
@@ -134,8 +135,14 @@ fn resumed(repo: &Repo, channel: &str, to: &BuildId) -> Option<BuildId> {
 }
 
 /// Finds the earlier build, fetches what it shipped (unless it is rebuilt from its
-/// commit) and makes the release that ships it again under a new build id.
-pub fn prepare(repo: &Repo, client: &Client, request: &RollbackRequest) -> Result<Prepared> {
+/// commit) and makes the release that ships it again under a new build id; the
+/// download is reported to `reporter`.
+pub fn prepare(
+    repo: &Repo,
+    client: &Client,
+    request: &RollbackRequest,
+    reporter: &dyn Reporter,
+) -> Result<Prepared> {
     repo.require_channel(&request.channel, "--channel")?;
     let to: BuildId = request
         .to
@@ -190,7 +197,13 @@ pub fn prepare(repo: &Repo, client: &Client, request: &RollbackRequest) -> Resul
                     )
                 })?);
             }
-            let file = fetch_checked(client, &earlier, dir.path(), request.remote.insecure)?;
+            let file = fetch_checked(
+                client,
+                &earlier,
+                dir.path(),
+                request.remote.insecure,
+                reporter,
+            )?;
             release.file = Some(file);
             work = Some(dir);
         }
@@ -232,6 +245,7 @@ fn fetch_checked(
     earlier: &Earlier,
     dir: &std::path::Path,
     insecure: bool,
+    reporter: &dyn Reporter,
 ) -> Result<std::path::PathBuf> {
     let mut name = file_name(earlier);
     let limits = Limits {
@@ -248,7 +262,9 @@ fn fetch_checked(
             ),
         )
     };
-    let mut reader: Box<dyn std::io::Read + Send> = if earlier.kind == ArtifactKind::Oci {
+    let (reader, len): (Box<dyn std::io::Read + Send>, Option<u64>) = if earlier.kind
+        == ArtifactKind::Oci
+    {
         let reference = OciRef::from_url(&earlier.url).map_err(gone)?;
         let registry = Registry::connect(client, &reference, insecure, false)?;
         let stored = registry
@@ -267,10 +283,13 @@ fn fetch_checked(
         {
             name = safe_name(title);
         }
-        Box::new(registry.blob(&layer.digest)?.into_reader())
+        (
+            Box::new(registry.blob(&layer.digest)?.into_reader()),
+            Some(layer.size),
+        )
     } else {
         match fetch::open(client, &earlier.url, &limits) {
-            Ok(payload) => payload.reader,
+            Ok(payload) => (payload.reader, payload.length),
             Err(FetchError::Missing(why) | FetchError::Refused(why)) => return Err(gone(why)),
             Err(FetchError::OutsideFolder) => return Err(gone("outside the folder".into())),
             Err(FetchError::Remote(why)) => {
@@ -292,7 +311,10 @@ fn fetch_checked(
             source,
         })?;
     let mut writer = HashingWriter::new(std::io::BufWriter::new(tmp.as_file()));
-    std::io::copy(&mut reader, &mut writer).map_err(|source| Error::Write {
+    reporter.start(&earlier.url, len);
+    let copied = std::io::copy(&mut ProgressReader::new(reader, reporter), &mut writer);
+    reporter.finish();
+    copied.map_err(|source| Error::Write {
         path: file.clone(),
         source,
     })?;
@@ -363,5 +385,28 @@ mod tests {
         assert!(resumed(&repo, "canary", &to).is_none());
         write_manifest(&repo, "20260120-0900-9121078", "a bad build");
         assert!(resumed(&repo, "canary", &to).is_none());
+    }
+
+    #[test]
+    fn fetching_the_earlier_artifact_is_reported_byte_for_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let shipped = dir.path().join("fw.bin");
+        let bytes = vec![5u8; 200_000];
+        fsx::write_atomic(&shipped, &bytes, None, fsx::Existing::Refuse).unwrap();
+        let url = url::Url::from_file_path(&shipped).unwrap().to_string();
+        let earlier = Earlier {
+            build_id: "20260115-1614-9121078".parse().unwrap(),
+            kind: ArtifactKind::Firmware,
+            url: url.clone(),
+            sha256: crate::hash::sha256_file(&shipped).unwrap().0,
+            commit: "0".repeat(40),
+        };
+        let work = dir.path().join("work");
+        fsx::create_dir_all(&work).unwrap();
+        let told = crate::progress::testing::Recording::default();
+        let client = Client::new(None).unwrap();
+        let file = fetch_checked(&client, &earlier, &work, false, &told).unwrap();
+        assert_eq!(file, work.join("fw.bin"));
+        assert_eq!(told.told(), [format!("{url} (200000): 200000 bytes")]);
     }
 }

@@ -119,10 +119,14 @@ impl Printer {
         }
     }
 
-    /// A reporter for a long transfer: a bar at a terminal, unless `-q` or `-v`.
+    /// A reporter for long transfers: a bar at a terminal, unless `-q` or `-v`; the
+    /// line that ends each step, unless `-q`.
     pub fn reporter(&self) -> progress::Bar {
         let terminal = std::io::stderr().is_terminal() && !crate::config::in_ci();
-        progress::Bar::new(terminal && self.verbosity == Verbosity::Normal)
+        progress::Bar::new(
+            terminal && self.verbosity == Verbosity::Normal,
+            self.verbosity != Verbosity::Quiet,
+        )
     }
 
     /// Whether `-v` was given.
@@ -185,9 +189,11 @@ impl Printer {
         }
     }
 
-    /// `warning: …` on stderr.
+    /// `warning: …` on stderr, unless `-q`.
     pub fn warning(&self, line: &str) {
-        eprintln!("{}: {}", self.paint_err(YELLOW, "warning"), sanitize(line));
+        if self.verbosity != Verbosity::Quiet {
+            eprintln!("{}: {}", self.paint_err(YELLOW, "warning"), sanitize(line));
+        }
     }
 
     /// The error chain, once, then its hint.

@@ -9,6 +9,7 @@ use crate::build_id::BuildId;
 use crate::error::{Error, Result};
 use crate::fsx::{self, EntryKind};
 use crate::hash::{self, HashingWriter};
+use crate::progress::{ProgressReader, Reporter};
 use crate::remote::{Published, Target};
 
 /// Where a setting of the release folder came from, so that an error about its value
@@ -65,12 +66,14 @@ pub fn build_id_from_file_name(name: &str) -> Option<BuildId> {
 /// folder nothing is followed: a symlink at `<build_id>` or at `<build_id>/<name>`
 /// would send the file, or the "already published" answer, somewhere else than the
 /// printed URL says, so it is refused. A failed publish removes the folders it made.
+/// The copy (or the hashing that compares) is reported to `reporter`.
 pub fn publish(
     file: &Path,
     build_id: &BuildId,
     root: &Path,
     base_url: Option<&str>,
     origins: Origins<'_>,
+    reporter: &dyn Reporter,
 ) -> Result<Published> {
     let name = file
         .file_name()
@@ -80,7 +83,7 @@ pub fn publish(
             message: format!("`{}` has no usable file name", file.display()),
         })?;
     // Everything that can fail without touching the release folder comes first.
-    let (mut input, _) = fsx::open_regular(file)?;
+    let (mut input, size) = fsx::open_regular(file)?;
     url_for(
         &root.join(build_id.as_str()).join(name),
         build_id,
@@ -90,12 +93,11 @@ pub fn publish(
     )?;
     let mut created = Vec::new();
     let result = place(
-        &mut input,
-        file,
-        name,
+        (&mut input, size, file, name),
         build_id,
         (root, base_url, origins),
         &mut created,
+        reporter,
     );
     if result.is_err() {
         for dir in &created {
@@ -108,12 +110,11 @@ pub fn publish(
 /// The part of [`publish`] that touches the release folder; every folder it makes
 /// is pushed on `created`, deepest first once done.
 fn place(
-    input: &mut std::fs::File,
-    file: &Path,
-    name: &str,
+    (input, size, file, name): (&mut std::fs::File, u64, &Path, &str),
     build_id: &BuildId,
     (root, base_url, origins): (&Path, Option<&str>, Origins<'_>),
     created: &mut Vec<PathBuf>,
+    reporter: &dyn Reporter,
 ) -> Result<Published> {
     let read_err = |source| Error::Read {
         path: file.to_owned(),
@@ -152,8 +153,9 @@ fn place(
     let dest = folder.join(name);
     let url = url_for(&dest, build_id, name, base_url, origins)?;
     if fsx::entry_kind(&dest)?.is_some() {
-        let (new, _) = hash::sha256_reader(input).map_err(read_err)?;
-        return already_there(&dest, url, new);
+        let (new, _) =
+            hash::sha256_reported(input, Some(size), name, reporter).map_err(read_err)?;
+        return already_there(&dest, url, new, reporter);
     }
     let write_err = |source| Error::Write {
         path: dest.clone(),
@@ -164,13 +166,16 @@ fn place(
         .map_err(write_err)?;
     let mut writer =
         HashingWriter::new(std::io::BufWriter::with_capacity(256 * 1024, tmp.as_file()));
-    std::io::copy(input, &mut writer).map_err(read_err)?;
+    reporter.start(&format!("copying `{name}`"), Some(size));
+    let copied = std::io::copy(&mut ProgressReader::new(input, reporter), &mut writer);
+    reporter.finish();
+    copied.map_err(read_err)?;
     writer.flush().map_err(write_err)?;
     let (sha256, size, _) = writer.finish();
     // A link or rename that never replaces (nor follows) what is at `dest`; someone
     // else may have published it meanwhile: then compare with theirs.
     if !tmp.commit(&dest, fsx::Existing::Refuse)? {
-        return already_there(&dest, url, sha256);
+        return already_there(&dest, url, sha256, reporter);
     }
     Ok(Published {
         target: Target::Dir,
@@ -186,7 +191,12 @@ fn place(
 }
 
 /// `dest` exists: success when it is a regular file (not a link) holding `new`.
-fn already_there(dest: &Path, url: String, new: String) -> Result<Published> {
+fn already_there(
+    dest: &Path,
+    url: String,
+    new: String,
+    reporter: &dyn Reporter,
+) -> Result<Published> {
     match fsx::entry_kind(dest)? {
         Some(EntryKind::File) => {}
         Some(EntryKind::Symlink) => {
@@ -205,7 +215,7 @@ fn already_there(dest: &Path, url: String, new: String) -> Result<Published> {
             });
         }
     }
-    let (existing, size) = hash::sha256_file(dest)?;
+    let (existing, size) = hash::sha256_file_reported(dest, reporter)?;
     if existing != new {
         return Err(Error::AssetConflict {
             location: dest.display().to_string(),

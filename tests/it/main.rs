@@ -50,6 +50,7 @@ mod secrets;
 mod shell;
 mod step_summary;
 mod tar;
+mod terminal_manners;
 mod vectors;
 mod verify;
 mod verify_github;

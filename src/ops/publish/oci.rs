@@ -180,7 +180,7 @@ pub fn oci(
     let mut warnings = Vec::new();
     let (digest, sha256, already_there) = if let Some(stored) = registry.manifest(&reference.tag)? {
         // The tag is there: hash first, and compare; never move a tag.
-        let (sha256, _) = hash::sha256_file(file)?;
+        let (sha256, _) = hash::sha256_file_reported(file, reporter.as_ref())?;
         let bytes = manifest_for(&format!("sha256:{sha256}"));
         same_manifest(&reference, &stored, &image::digest_of(&bytes))?;
         (stored.digest, sha256, true)
@@ -192,7 +192,10 @@ pub fn oci(
             Ok(Box::new(input))
         };
         // A layer the registry has (the same file under another tag) is not sent again.
-        let known = format!("sha256:{}", hash::sha256_file(file)?.0);
+        let known = format!(
+            "sha256:{}",
+            hash::sha256_file_reported(file, reporter.as_ref())?.0
+        );
         let layer = if registry.blob_exists(&known)? {
             known
         } else {

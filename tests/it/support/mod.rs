@@ -6,6 +6,7 @@
 pub mod assert;
 pub mod files;
 pub mod fixture;
+pub mod gated_http;
 pub mod git;
 pub mod github;
 pub mod hostile_http;

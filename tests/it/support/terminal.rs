@@ -16,6 +16,7 @@ const WAIT: Duration = Duration::from_secs(60);
 pub struct Terminal {
     socket: PathBuf,
     done: PathBuf,
+    output: PathBuf,
 }
 
 impl Terminal {
@@ -45,7 +46,35 @@ impl Terminal {
             .status()
             .unwrap();
         assert!(status.success(), "tmux did not start");
-        Terminal { socket, done }
+        let output = dir.join("tmux-output");
+        Terminal {
+            socket,
+            done,
+            output,
+        }
+    }
+
+    /// [`Terminal::start`], every byte the command writes to the terminal recorded
+    /// ([`Terminal::recorded`]): what was drawn and then erased, such as a progress
+    /// bar, is there too. The command waits until the recording runs.
+    pub fn start_recorded(dir: &Path, script: &str) -> Terminal {
+        let go = dir.join("tmux-recording");
+        let waiting = format!(
+            "while [ ! -e {} ]; do sleep 0.05; done; {script}",
+            go.display()
+        );
+        let terminal = Terminal::start(dir, &waiting);
+        let pipe = format!("cat > {}", terminal.output.display());
+        terminal.tmux(&["pipe-pane", "-O", &pipe]);
+        std::fs::write(&go, "").unwrap();
+        terminal
+    }
+
+    /// What the command wrote to the terminal so far, escape sequences included (a
+    /// terminal of [`Terminal::start_recorded`]).
+    pub fn recorded(&self) -> String {
+        let bytes = std::fs::read(&self.output).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 
     fn tmux(&self, args: &[&str]) -> String {
@@ -61,6 +90,18 @@ impl Terminal {
     /// The screen, with its scrollback.
     pub fn screen(&self) -> String {
         self.tmux(&["capture-pane", "-p", "-J", "-S", "-200"])
+    }
+
+    /// The screen, with its scrollback, its colors and attributes as escape sequences.
+    pub fn screen_with_escapes(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-e", "-J", "-S", "-200"])
+    }
+
+    /// The pane's title (a program sets it with an OSC 0 or 2 sequence).
+    pub fn title(&self) -> String {
+        self.tmux(&["display-message", "-p", "#{pane_title}"])
+            .trim_end()
+            .to_owned()
     }
 
     /// Waits until the screen shows `text`; panics with the screen past [`WAIT`].
