@@ -126,6 +126,7 @@ enum Command {
     /// Write, sign and verify one channel manifest.
     #[command(subcommand)]
     Manifest(manifest::ManifestCommand),
+    Lint(lint::LintArgs),
     Verify(verify::VerifyArgs),
     Pr(pr::PrArgs),
     Release(release::ReleaseArgs),
@@ -134,7 +135,6 @@ enum Command {
     Status(promote::StatusArgs),
     Completions(shell::CompletionsArgs),
     Man(shell::ManArgs),
-    Lint(lint::LintArgs),
 }
 
 /// What every command gets: the printer and the run's options.
