@@ -391,6 +391,18 @@ pub fn run(
     }
     let published = publish_to(repo, client, request, &plan, &artifact, key, reporter)
         .map_err(|e| step("publish", &e))?;
+    // The manifest takes the hash of the bytes published, read once on the way; a
+    // file that changed since it was hashed is not released under either hash.
+    if published.sha256 != sha256 {
+        let e = Error::PublishRefused {
+            message: format!(
+                "`{}` changed while otactl released it: hashed as {sha256}, published as {}; no manifest was written. Leave the file alone and run the same command again",
+                fsx::display(&artifact),
+                published.sha256
+            ),
+        };
+        return Err(step("publish", &e));
+    }
     reporter.step(&if published.already_there {
         format!(
             "`{}` was published already, with the same content: {}",
@@ -402,9 +414,7 @@ pub fn run(
             plan.artifact, published.size, published.url
         )
     });
-    finish(
-        repo, client, request, plan, &artifact, published, key, reporter,
-    )
+    finish(repo, client, request, plan, published, key, reporter)
 }
 
 /// After the publish: the manifest written and signed, the checklist, the PR.
@@ -414,14 +424,13 @@ fn finish(
     client: &Client,
     request: &ReleaseRequest,
     plan: Plan,
-    artifact: &Path,
     published: Published,
     key: &PrivateKey,
     reporter: &Arc<dyn Reporter>,
 ) -> Result<Outcome> {
     let written = manifest::new_reported(
         repo,
-        &manifest_request(request, &plan, artifact, &published.url),
+        &manifest_request(request, &plan, &published),
         reporter.as_ref(),
     )
     .map_err(|e| step("manifest", &e))?;
@@ -551,17 +560,12 @@ fn step(name: &'static str, e: &Error) -> Error {
     }
 }
 
-fn manifest_request(
-    request: &ReleaseRequest,
-    plan: &Plan,
-    artifact: &Path,
-    url: &str,
-) -> NewRequest {
+fn manifest_request(request: &ReleaseRequest, plan: &Plan, published: &Published) -> NewRequest {
     NewRequest {
         channel: plan.channel.clone(),
         build_id: plan.build_id.clone(),
-        url: url.to_owned(),
-        sha256: None,
+        url: published.url.clone(),
+        sha256: Some(published.sha256.clone()),
         kind: ArtifactKind::from_manifest(&plan.kind),
         min_build_id: request.min_build_id.clone(),
         notes: request
@@ -569,7 +573,7 @@ fn manifest_request(
             .as_ref()
             .map(|old| format!("rollback: the content of {old}"))
             .unwrap_or_default(),
-        from_file: Some(artifact.to_owned()),
+        from_file: None,
         force: false,
     }
 }
