@@ -679,7 +679,9 @@ fn each_line_of_args_is_one_argument_and_secrets_come_from_the_callers_env() {
         ),
     );
     let read = |name: &str| std::fs::read_to_string(record.join(name)).unwrap();
-    let key = "-----BEGIN PRIVATE KEY-----\nnot a real key\n-----END PRIVATE KEY-----";
+    // A real PEM, several lines: the public RFC 8032 test key of the fixtures.
+    let key = std::fs::read_to_string(crate::support::fixture::test_private_key()).unwrap();
+    let key = key.as_str();
     let lines =
         "\nrelease\n\n--channel\n   \nstaging\n--notes\n two  spaces, $HOME and `id` \n--yes\n";
 
