@@ -25,17 +25,7 @@ fn completions_generate_for_each_shell_and_bash_loads_them() {
         "otactl.bash",
         String::from_utf8(otactl(&ctx, &["completions", "bash"])).unwrap(),
     );
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg("source otactl.bash && complete -p otactl")
-        .current_dir(&ctx.cwd)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = ctx.run_tool("bash", &["-c", "source otactl.bash && complete -p otactl"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("_otactl otactl"));
     let bad = ctx.otactl().args(["completions", "tcsh"]).output().unwrap();
     assert_exit(&bad, 2);
