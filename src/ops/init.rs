@@ -138,74 +138,85 @@ pub struct Chosen {
 /// the manifests' artifact URLs and the `origin` remote.
 pub fn detect(root: &Path) -> Result<Layout> {
     let config_path = under(root, Path::new(CONFIG_FILE));
-    let config = fsx::exists(&config_path).then_some(config_path);
-    let settings = Settings::load(root, config.as_deref())?;
-    let from_config = "otactl.toml";
-    let (channels_dir, channels) = if config.is_some() {
-        (
-            found(settings.channels_dir.display().to_string(), from_config),
-            found(settings.channels.to_vec(), from_config),
-        )
+    let in_git = crate::git::is_work_tree(root);
+    let layout = if fsx::exists(&config_path) {
+        configured(root, config_path)?
     } else {
-        detect_channels(root)?
+        found_in_files(root, in_git)?
     };
-    let manifests: Vec<PathBuf> = channels
+    let (public_keys, not_public_keys) = keys_in(root)?;
+    Ok(Layout {
+        public_keys,
+        not_public_keys,
+        in_git,
+        ..layout
+    })
+}
+
+/// The layout an existing `otactl.toml` names, as written.
+fn configured(root: &Path, path: PathBuf) -> Result<Layout> {
+    let settings = Settings::load(root, Some(&path))?;
+    let from = "otactl.toml";
+    let channels_dir = found(settings.channels_dir.display().to_string(), from);
+    let channels = found(settings.channels.to_vec(), from);
+    let manifests = manifests_of(root, &channels_dir, &channels).len();
+    Ok(Layout {
+        config: Some(path),
+        name: found(
+            settings.name.clone().unwrap_or_else(|| folder_name(root)),
+            from,
+        ),
+        github_repo: settings.github.repo.clone().map(|r| found(r, from)),
+        oci_repository: settings.oci.repository.clone().map(|r| found(r, from)),
+        dir_path: settings.dir_path.as_ref().map(|p| {
+            found(
+                p.strip_prefix(root).unwrap_or(p).display().to_string(),
+                from,
+            )
+        }),
+        manifests,
+        ..Layout::empty(root, channels_dir, channels)
+    })
+}
+
+/// The layout read from the folders, the manifests' artifact URLs and `origin`.
+fn found_in_files(root: &Path, in_git: bool) -> Result<Layout> {
+    let (channels_dir, channels) = detect_channels(root)?;
+    let manifests = manifests_of(root, &channels_dir, &channels);
+    let urls = artifact_urls(&manifests);
+    let from_urls = "the artifact URLs of the manifests";
+    let origin = in_git
+        .then(|| crate::git::remote_url(root, "origin"))
+        .flatten();
+    Ok(Layout {
+        name: name_from_urls(&urls).map_or_else(
+            || found(folder_name(root), "the folder's name"),
+            |n| found(n, from_urls),
+        ),
+        github_repo: github_from_urls(&urls)
+            .map(|r| found(r, from_urls))
+            .or_else(|| {
+                let repo = Repository::from_remote_url(origin.as_deref()?, "github.com")?;
+                Some(found(repo.to_string(), "the `origin` remote"))
+            }),
+        oci_repository: oci_from_urls(&urls).map(|r| found(r, from_urls)),
+        manifests: manifests.len(),
+        ..Layout::empty(root, channels_dir, channels)
+    })
+}
+
+/// The channels' `manifest.json` files that exist.
+fn manifests_of(
+    root: &Path,
+    channels_dir: &Found<String>,
+    channels: &Found<Vec<String>>,
+) -> Vec<PathBuf> {
+    channels
         .value
         .iter()
         .map(|c| root.join(&channels_dir.value).join(c).join("manifest.json"))
         .filter(|p| fsx::exists(p))
-        .collect();
-    let urls = artifact_urls(&manifests);
-    let (public_keys, not_public_keys) = keys_in(root)?;
-    let in_git = crate::git::is_work_tree(root);
-    let layout = if config.is_some() {
-        Layout {
-            name: found(
-                settings.name.clone().unwrap_or_else(|| folder_name(root)),
-                from_config,
-            ),
-            github_repo: settings.github.repo.clone().map(|r| found(r, from_config)),
-            oci_repository: settings
-                .oci
-                .repository
-                .clone()
-                .map(|r| found(r, from_config)),
-            dir_path: settings.dir_path.as_ref().map(|p| {
-                found(
-                    p.strip_prefix(root).unwrap_or(p).display().to_string(),
-                    from_config,
-                )
-            }),
-            ..Layout::empty(root, channels_dir, channels)
-        }
-    } else {
-        let origin = in_git
-            .then(|| crate::git::remote_url(root, "origin"))
-            .flatten();
-        Layout {
-            name: name_from_urls(&urls).map_or_else(
-                || found(folder_name(root), "the folder's name"),
-                |n| found(n, "the artifact URLs of the manifests"),
-            ),
-            github_repo: github_from_urls(&urls)
-                .map(|r| found(r, "the artifact URLs of the manifests"))
-                .or_else(|| {
-                    let repo = Repository::from_remote_url(origin.as_deref()?, "github.com")?;
-                    Some(found(repo.to_string(), "the `origin` remote"))
-                }),
-            oci_repository: oci_from_urls(&urls)
-                .map(|r| found(r, "the artifact URLs of the manifests")),
-            ..Layout::empty(root, channels_dir, channels)
-        }
-    };
-    Ok(Layout {
-        config,
-        public_keys,
-        not_public_keys,
-        manifests: manifests.len(),
-        in_git,
-        ..layout
-    })
+        .collect()
 }
 
 impl Layout {
