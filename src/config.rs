@@ -225,13 +225,11 @@ impl Settings {
             }
         }
         if let Some(name) = &file.name
-            && !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+            && !name.chars().all(is_name_char)
         {
             return Err(config_err(format!(
                 "`name`: {}; it may hold only letters, digits, `.`, `_` and `-`",
-                first_bad_char(name, |c| c.is_ascii_alphanumeric() || ".-_".contains(c)),
+                first_bad_char(name, is_name_char),
             )));
         }
         let signing = file.signing.unwrap_or_default();
@@ -293,6 +291,11 @@ impl Settings {
         }
         path.parent()?.file_name()?.to_str()
     }
+}
+
+/// A character `name` may hold: a letter, a digit, `.`, `_` or `-`.
+pub(crate) fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "._-".contains(c)
 }
 
 /// A channel name: lowercase letters, digits, `-` and `_`, starting with a letter or digit.

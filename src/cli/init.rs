@@ -170,21 +170,25 @@ fn tell_found(ctx: &Ctx, layout: &Layout) {
 
 /// Asks, at a terminal, for each value the flags did not give.
 fn ask_missing(layout: &Layout, answers: &mut Answers) -> Result<()> {
-    if answers.name.is_none() {
-        answers.name = Some(ask(
+    type Check = fn(&str) -> std::result::Result<(), String>;
+    let required: [(_, _, _, Check); 2] = [
+        (
+            &mut answers.name,
             "Name (the tarball is NAME-src-BUILD_ID.tar.gz)",
-            Some(&layout.name),
-            false,
+            &layout.name,
             init::check_name,
-        )?);
-    }
-    if answers.channels_dir.is_none() {
-        answers.channels_dir = Some(ask(
+        ),
+        (
+            &mut answers.channels_dir,
             "Folder of the channel folders (`.` for the root)",
-            Some(&layout.channels_dir),
-            false,
+            &layout.channels_dir,
             init::check_channels_dir,
-        )?);
+        ),
+    ];
+    for (slot, prompt, default, check) in required {
+        if slot.is_none() {
+            *slot = Some(ask(prompt, Some(default), false, check)?);
+        }
     }
     if answers.channels.is_none() {
         let shown = Found {
@@ -199,29 +203,30 @@ fn ask_missing(layout: &Layout, answers: &mut Answers) -> Result<()> {
         )?;
         answers.channels = init::parse_channels(&text).ok();
     }
-    if answers.github_repo.is_none() {
-        answers.github_repo = Some(ask(
+    let optional: [(_, _, _, Check); 3] = [
+        (
+            &mut answers.github_repo,
             "GitHub repository for releases and pull requests (OWNER/REPO, empty for none)",
             layout.github_repo.as_ref(),
-            true,
             init::check_github_repo,
-        )?);
-    }
-    if answers.oci_repository.is_none() {
-        answers.oci_repository = Some(ask(
+        ),
+        (
+            &mut answers.oci_repository,
             "OCI repository (REGISTRY/REPOSITORY, empty for none)",
             layout.oci_repository.as_ref(),
-            true,
             init::check_oci_repository,
-        )?);
-    }
-    if answers.dir_path.is_none() {
-        answers.dir_path = Some(ask(
+        ),
+        (
+            &mut answers.dir_path,
             "Release folder for `publish dir` (empty for none)",
             layout.dir_path.as_ref(),
-            true,
             init::check_dir_path,
-        )?);
+        ),
+    ];
+    for (slot, prompt, default, check) in optional {
+        if slot.is_none() {
+            *slot = Some(ask(prompt, default, true, check)?);
+        }
     }
     Ok(())
 }

@@ -327,7 +327,7 @@ fn folder_name(root: &Path) -> String {
     let name: String = name
         .chars()
         .map(|c| {
-            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+            if crate::config::is_name_char(c) {
                 c
             } else {
                 '-'
@@ -377,10 +377,7 @@ pub fn check_name(name: &str) -> std::result::Result<(), String> {
     if name.is_empty() {
         return Err("the name is empty".into());
     }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || "._-".contains(*c)))
-    {
+    if let Some(c) = name.chars().find(|c| !crate::config::is_name_char(*c)) {
         return Err(format!(
             "the name holds `{}`; use letters, digits, `.`, `_` and `-`",
             c.escape_debug()

@@ -89,11 +89,7 @@ pub fn build(repo: &Repo, request: &Request, reporter: &dyn Reporter) -> Result<
         Some(name) => name,
         None => folder_name(&source)?,
     };
-    if name.is_empty()
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-    {
+    if name.is_empty() || !name.chars().all(crate::config::is_name_char) {
         return Err(Error::InvalidArg {
             flag: "--name",
             message: format!("`{name}` may hold only letters, digits, `.`, `_` and `-`"),
